@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` (the main job) and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= quick
+ONLY   ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install run test test-unit test-notebooks lint sync notebooks clean-runs
+
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+## make run: execute every notebook (profile quick) on the sample data; results in runs/latest/
+run: $(STAMP)
+	$(BIN)/python -m helpers.run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+## make test: lint, unit tests, nbval regression run of every notebook (profile smoke), jupytext sync check
+test: $(STAMP) lint
+	NB_PROFILE=smoke NB_RUN_DIR=$(CURDIR)/runs/nbval $(BIN)/python -m pytest tests notebooks --nbval-lax -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check helpers tests notebooks/*.py
+
+## make notebooks: re-execute the notebooks (quick) and write their outputs back (what is committed)
+notebooks: $(STAMP)
+	$(BIN)/python -m helpers.run --profile quick --update-notebooks $(if $(ONLY),--only $(ONLY))
+
+## make sync: pair every notebook with its py:percent script (the script is the source of truth)
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+clean-runs:
+	rm -rf runs

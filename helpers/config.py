@@ -1,0 +1,93 @@
+"""Ground layer: run profiles, device choice, seeding and paths. Imports nothing of the package.
+
+A notebook's parameters cell holds ``profile = None``; :func:`get_profile` resolves it from the
+argument, then the ``NB_PROFILE`` environment variable, then ``"quick"``. Per-notebook numbers are
+chosen with :meth:`Profile.pick`, so every notebook states its smoke / quick / full settings in one line.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+PROFILE_NAMES = ("smoke", "quick", "full")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work a notebook does.
+
+    ``smoke``: seconds on a laptop CPU, proves the code runs (CI, nbval).
+    ``quick``: a few CPU minutes, results worth looking at (the default, ``make run``).
+    ``full``: the course's settings, meant for a GPU.
+    """
+
+    name: str
+
+    def pick(self, smoke: T, quick: T, full: T) -> T:
+        """Return the value for this profile."""
+        return {"smoke": smoke, "quick": quick, "full": full}[self.name]
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.name == "smoke"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Resolve a profile: explicit name, else ``$NB_PROFILE``, else ``"quick"``.
+
+    Raises ``ValueError`` naming the allowed values for anything else (a misspelt profile must not
+    silently run the defaults).
+    """
+    chosen = name or os.environ.get("NB_PROFILE") or "quick"
+    if chosen not in PROFILE_NAMES:
+        raise ValueError(f"Unknown profile {chosen!r}: use one of {', '.join(PROFILE_NAMES)} "
+                         "(set it in the parameters cell or with NB_PROFILE).")
+    return Profile(chosen)
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """``"auto"`` picks cuda, then mps, then cpu; any other value is used as given (``"cpu"``, ``"cuda:1"``)."""
+    if preference != "auto":
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded the same for explicit use."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def cache_dir() -> Path:
+    """Folder for converted weights and built sample data: ``$SRGAN_CACHE`` or ``~/.cache/srgan-notebooks``."""
+    path = Path(os.environ.get("SRGAN_CACHE") or Path.home() / ".cache" / "srgan-notebooks")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def output_dir(run_dir: str | os.PathLike | None, notebook: str) -> Path:
+    """Where a notebook writes figures, metrics and checkpoints.
+
+    ``run_dir`` comes from the parameters cell (the batch runner sets it); otherwise ``$NB_RUN_DIR``,
+    otherwise ``runs/interactive`` under the project. The notebook's own subfolder is created.
+    """
+    base = Path(run_dir or os.environ.get("NB_RUN_DIR") or PROJECT_ROOT / "runs" / "interactive")
+    path = base / notebook
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,342 @@
+"""Images in, aligned tensors out: the embedded sample data, the user's own folders, crops, and the
+real datasets' download code. Knows nothing of models.
+
+Convention at every boundary: RGB, ``(3, H, W)`` per image or ``(B, 3, H, W)`` per batch, float32 in ``[0, 1]``.
+
+The **sample** dataset (the offline default) is built from natural colour photographs that installed
+packages ship (scikit-image, scikit-learn, matplotlib), written once as PNGs to ``data/sample/`` and split
+**by image**: no crop of a validation photo is ever seen in training.
+"""
+from __future__ import annotations
+
+import os
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from . import degrade
+from .config import PROJECT_ROOT, cache_dir
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+# --------------------------------------------------------------------------- reading images
+def to_tensor(array: np.ndarray) -> torch.Tensor:
+    """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 / uint16 / float array -> ``(3, H, W)`` float32 in ``[0, 1]``."""
+    arr = np.asarray(array)
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255
+    elif arr.dtype == np.uint16:
+        arr = arr.astype(np.float32) / 65535
+    elif arr.dtype == bool:
+        arr = arr.astype(np.float32)
+    else:
+        arr = arr.astype(np.float32)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError(f"Cannot make an RGB image from an array of shape {arr.shape}.")
+    if arr.shape[2] == 4:  # composite over white, as a viewer shows it
+        alpha = arr[..., 3:]
+        arr = arr[..., :3] * alpha + (1 - alpha)
+    return torch.from_numpy(np.ascontiguousarray(arr.clip(0, 1))).permute(2, 0, 1).contiguous()
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> uint8/uint16/float array that :func:`to_tensor` understands."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale PNG / TIFF
+        return np.asarray(img, dtype=np.float32).clip(0, 65535) / 65535
+    if img.mode == "F":
+        return np.asarray(img, dtype=np.float32)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA"))
+    return np.asarray(img.convert("RGB"))
+
+
+def load_image(path: str | os.PathLike) -> torch.Tensor:
+    """Read an image file as ``(3, H, W)`` float32 RGB in ``[0, 1]``.
+
+    Grayscale is repeated to three channels, palette images are expanded, 16-bit images are scaled by
+    1/65535, and transparent images are composited over white. A missing file raises
+    ``FileNotFoundError`` and an unreadable one ``ValueError``, each saying what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image file at {path}: check the path (it is resolved from "
+                                f"{Path.cwd()}) or give an absolute one.")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_tensor(_pil_to_array(img))
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"Cannot read {path} as an image ({err}). The file is corrupt or not an image: "
+                         "re-export it as PNG or JPEG.") from err
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name; a clear error if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder at {folder}.")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}.")
+    return files
+
+
+def load_folder(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """All images of a folder as ``{file stem: (3, H, W) tensor}`` in name order."""
+    return {p.stem: load_image(p) for p in list_images(folder)}
+
+
+def save_image(img: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write ``(3, H, W)`` in ``[0, 1]`` as an 8-bit PNG (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = (img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+# --------------------------------------------------------------------------- the sample dataset
+def _skimage(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import skimage.data
+
+        img = getattr(skimage.data, name)()
+        return img[0] if isinstance(img, tuple) else img  # stereo_motorcycle -> left view
+    return load
+
+
+def _sklearn(index: int) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from sklearn.datasets import load_sample_images
+
+        return load_sample_images().images[index]
+    return load
+
+
+def _grace_hopper() -> np.ndarray:
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        return np.asarray(Image.open(f).convert("RGB"))
+
+
+# name -> (loader, split). Natural colour photographs only; the split is by image.
+SAMPLE_SOURCES: dict[str, tuple[Callable[[], np.ndarray], str]] = {
+    "astronaut": (_skimage("astronaut"), "train"),
+    "rocket": (_skimage("rocket"), "train"),
+    "motorcycle": (_skimage("stereo_motorcycle"), "train"),
+    "immunohistochemistry": (_skimage("immunohistochemistry"), "train"),
+    "hubble_deep_field": (_skimage("hubble_deep_field"), "train"),
+    "china": (_sklearn(0), "train"),
+    "flower": (_sklearn(1), "train"),
+    "chelsea": (_skimage("chelsea"), "val"),
+    "coffee": (_skimage("coffee"), "val"),
+    "grace_hopper": (_grace_hopper, "val"),
+}
+SPLITS = ("train", "val")
+
+
+def sample_dir() -> Path:
+    """``data/sample`` in a project checkout, else the cache folder (a pip-installed ``helpers``)."""
+    data = PROJECT_ROOT / "data"
+    return data / "sample" if data.is_dir() else cache_dir() / "sample"
+
+
+def build_sample_data(root: Path | None = None) -> Path:
+    """Write the sample photographs as ``<root>/<split>/<name>.png`` (once); return ``root``."""
+    root = Path(root or sample_dir())
+    for name, (load, split) in SAMPLE_SOURCES.items():
+        path = root / split / f"{name}.png"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.png")
+            Image.fromarray(np.asarray(load())).convert("RGB").save(tmp)
+            tmp.replace(path)
+    return root
+
+
+def sample_images(split: str = "train", root: Path | None = None) -> dict[str, torch.Tensor]:
+    """The sample photographs of one split as ``{name: (3, H, W)}`` in ``[0, 1]``, built on first use."""
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}: use 'train' or 'val'.")
+    root = build_sample_data(root)
+    return load_folder(root / split)
+
+
+# --------------------------------------------------------------------------- crops and pairs
+def mod_crop(img: torch.Tensor, scale: int) -> torch.Tensor:
+    """Crop the bottom / right edge so that ``H`` and ``W`` are multiples of ``scale`` (the SR convention)."""
+    h, w = img.shape[-2:]
+    return img[..., : h - h % scale, : w - w % scale]
+
+
+def _check_crop(img: torch.Tensor, size: int, scale: int) -> None:
+    if size % scale:
+        raise ValueError(f"Crop size {size} is not divisible by scale {scale}: use a multiple of {scale}.")
+    h, w = img.shape[-2:]
+    if h < size or w < size:
+        raise ValueError(f"Image of {h}x{w} is smaller than the crop {size}x{size}: use a smaller crop "
+                         "or a larger image.")
+
+
+def center_crop(img: torch.Tensor, size: int, scale: int = 1) -> torch.Tensor:
+    """Central ``size x size`` crop of ``(..., H, W)``; ``size`` must divide by ``scale``."""
+    _check_crop(img, size, scale)
+    h, w = img.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return img[..., top:top + size, left:left + size]
+
+
+def make_pair(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, 3, H, W)`` HR -> ``(lr, hr)`` with ``lr = bicubic_down(hr, scale)``."""
+    return degrade.bicubic_down(hr, scale), hr
+
+
+def validation_pairs(images: dict[str, torch.Tensor], size: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed central crops of every image -> ``(lr (N, 3, size/s, size/s), hr (N, 3, size, size))``."""
+    hr = torch.stack([center_crop(img, size, scale) for img in images.values()])
+    return make_pair(hr, scale)
+
+
+class RandomCrops:
+    """Endless batches of random aligned HR crops (and their bicubic LR) from images held in memory.
+
+    Each crop picks an image uniformly, then a position; with ``flip`` it is mirrored left-right with
+    probability 1/2. Batches are ``(lr (B, 3, size/s, size/s), hr (B, 3, size, size))`` in ``[0, 1]``.
+    """
+
+    def __init__(self, images: dict[str, torch.Tensor] | list[torch.Tensor], size: int, scale: int,
+                 batch_size: int, generator: torch.Generator, flip: bool = True):
+        self.images = list(images.values()) if isinstance(images, dict) else list(images)
+        if not self.images:
+            raise ValueError("RandomCrops needs at least one image.")
+        for img in self.images:
+            _check_crop(img, size, scale)
+        self.size, self.scale, self.batch_size = size, scale, batch_size
+        self.generator, self.flip = generator, flip
+
+    def _randint(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator))
+
+    def crop(self) -> torch.Tensor:
+        """One random ``(3, size, size)`` HR crop."""
+        img = self.images[self._randint(len(self.images))]
+        h, w = img.shape[-2:]
+        top, left = self._randint(h - self.size + 1), self._randint(w - self.size + 1)
+        patch = img[:, top:top + self.size, left:left + self.size]
+        if self.flip and self._randint(2):
+            patch = patch.flip(-1)
+        return patch
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return make_pair(torch.stack([self.crop() for _ in range(self.batch_size)]), self.scale)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self
+
+
+# --------------------------------------------------------------------------- real datasets (online)
+class DatasetUnavailable(RuntimeError):
+    """A real dataset could not be downloaded and is not in place locally."""
+
+
+# name -> (url, what the archive holds). No checksums are published for these archives; the files
+# are checked for readability when used.
+DATA_HUB: dict[str, tuple[str, str]] = {
+    "div2k_train_hr": ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip", "DIV2K_train_HR/*.png"),
+    "div2k_valid_hr": ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", "DIV2K_valid_HR/*.png"),
+    "facades": ("https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz",
+                "facades/{train,val,test}/*.jpg (photo | label side by side)"),
+    "horse2zebra": ("https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip",
+                    "horse2zebra/{trainA,trainB,testA,testB}/*.jpg"),
+}
+TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "flowers102")
+
+
+def datasets_dir() -> Path:
+    """Where real datasets are downloaded to or looked for: ``$SRGAN_DATA`` or ``<cache>/datasets``."""
+    path = Path(os.environ.get("SRGAN_DATA") or cache_dir() / "datasets")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _offline_message(name: str, where: Path, err: Exception) -> str:
+    return (f"The dataset {name!r} is not available: the download failed ({err}). Offline? Download it on a "
+            f"machine with internet and place it under {where} (or point $SRGAN_DATA there). The notebooks "
+            "run on the embedded sample data by default.")
+
+
+def fetch(name: str, root: Path | None = None) -> Path:
+    """Download and unpack an archive of :data:`DATA_HUB` once; return the folder it was unpacked to.
+
+    An already unpacked folder is used as it is. Offline, raises :class:`DatasetUnavailable` at once
+    with the place to put the files.
+    """
+    if name not in DATA_HUB:
+        raise ValueError(f"Unknown dataset {name!r}: known are {', '.join(sorted(DATA_HUB))}.")
+    url, _ = DATA_HUB[name]
+    root = Path(root or datasets_dir()) / name
+    done = root / ".unpacked"
+    if done.exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / url.rsplit("/", 1)[-1]
+    try:
+        if not archive.exists():
+            tmp = archive.with_suffix(archive.suffix + ".part")
+            urllib.request.urlretrieve(url, tmp)
+            tmp.replace(archive)
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise DatasetUnavailable(_offline_message(name, root, err)) from err
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(root)
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(root, filter="data")
+    done.touch()
+    return root
+
+
+def torchvision_dataset(name: str, train: bool = True, root: Path | None = None):
+    """MNIST, Fashion-MNIST or Flowers102 through torchvision's own download code (tensors in ``[0, 1]``).
+
+    Offline and not already downloaded, raises :class:`DatasetUnavailable` with where to place the files.
+    """
+    import torchvision
+    from torchvision.transforms import ToTensor
+
+    root = Path(root or datasets_dir())
+    kinds = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST,
+             "flowers102": torchvision.datasets.Flowers102}
+    if name not in kinds:
+        raise ValueError(f"Unknown torchvision dataset {name!r}: use one of {', '.join(kinds)}.")
+    split = {"split": "train" if train else "test"} if name == "flowers102" else {"train": train}
+    try:
+        return kinds[name](root, download=True, transform=ToTensor(), **split)
+    except (urllib.error.URLError, OSError, RuntimeError) as err:
+        raise DatasetUnavailable(_offline_message(name, root, err)) from err
+
+
+def digits(size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 handwritten digits (offline), upsampled from 8x8 to ``size x size``.
+
+    Returns ``(images (N, 1, size, size) in [0, 1], labels (N,) int64)``.
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.from_numpy(d.images.astype(np.float32) / 16).unsqueeze(1)
+    if size != 8:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x.clamp(0, 1), torch.from_numpy(d.target.astype(np.int64))

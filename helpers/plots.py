@@ -1,0 +1,99 @@
+"""Figures: side-by-side image grids with zoomed crops, training curves, and saving into the run folder.
+
+Images are ``(B, 3, H, W)`` or ``(3, H, W)`` tensors in ``[0, 1]``; columns of one grid may differ in size
+(an LR input is shown nearest-upsampled to the HR size, so pixels stay visible).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.patches import Rectangle
+
+from .train import History
+
+
+def to_numpy(img: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` or ``(1, H, W)`` in ``[0, 1]`` -> ``(H, W, 3)`` / ``(H, W)`` float array for imshow."""
+    arr = img.detach().float().clamp(0, 1).cpu()
+    return arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy()
+
+
+def _resize_to(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(img.shape[-2:]) == size:
+        return img
+    return F.interpolate(img[None].float(), size=size, mode="nearest")[0]
+
+
+def show_grid(columns: Mapping[str, torch.Tensor], captions: Mapping[str, Sequence[str]] | None = None,
+              zoom: tuple[float, float, float] | None = (0.35, 0.35, 0.25), title: str | None = None,
+              panel_size: float = 2.6) -> plt.Figure:
+    """One row per image, one column per method (e.g. ``{"bicubic": ..., "MSE": ..., "HR": ...}``).
+
+    ``captions[col][row]`` is written under each panel (metrics). ``zoom = (top, left, size)`` as fractions of
+    the image marks a box on every panel and adds a row of enlarged crops under each image row.
+    """
+    names = list(columns)
+    batches = [c if c.ndim == 4 else c[None] for c in columns.values()]
+    n_rows = batches[0].shape[0]
+    size = (max(b.shape[-2] for b in batches), max(b.shape[-1] for b in batches))
+    rows_per_img = 2 if zoom else 1
+    fig, axes = plt.subplots(n_rows * rows_per_img, len(names),
+                             figsize=(panel_size * len(names), panel_size * n_rows * rows_per_img),
+                             squeeze=False)
+    for r in range(n_rows):
+        for c, (name, batch) in enumerate(zip(names, batches)):
+            img = _resize_to(batch[r], size)
+            ax = axes[r * rows_per_img, c]
+            ax.imshow(to_numpy(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=10)
+            if captions and name in captions:
+                ax.set_xlabel(captions[name][r], fontsize=8)
+            if zoom:
+                h, w = size
+                top, left, s = int(zoom[0] * h), int(zoom[1] * w), max(4, int(zoom[2] * min(h, w)))
+                ax.add_patch(Rectangle((left, top), s, s, fill=False, edgecolor="#ffcc00", linewidth=1.2))
+                zax = axes[r * rows_per_img + 1, c]
+                zax.imshow(to_numpy(img[:, top:top + s, left:left + s]), cmap="gray", vmin=0, vmax=1,
+                           interpolation="nearest")
+                zax.set_xticks([]), zax.set_yticks([])
+                for spine in zax.spines.values():
+                    spine.set_edgecolor("#ffcc00")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(histories: Mapping[str, History], keys: Sequence[str], title: str | None = None,
+                logy: Sequence[str] = ()) -> plt.Figure:
+    """One panel per metric ``key``, one line per run (``{"MSE": history_a, "perceptual": history_b}``)."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, hist in histories.items():
+            steps, values = hist.series(key)
+            if values:
+                ax.plot(steps, values, label=label, linewidth=1.4)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("step")
+        if key in logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> Path:
+    """Save ``fig`` as ``<out_dir>/<name>.png`` (150 dpi) and return the path."""
+    path = Path(out_dir) / f"{name}.png"
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path

@@ -1,0 +1,133 @@
+"""The batch run behind ``make run``: execute every notebook with papermill, collect metrics, write a report.
+
+    python -m helpers.run [--profile quick] [--only 01,02] [--out runs] [--update-notebooks]
+
+Each notebook runs in ``notebooks/`` with ``NB_PROFILE`` and ``NB_RUN_DIR`` set in its environment (its
+parameters cell reads them), so the executed copy has no injected cell. Results land in
+``runs/<timestamp>/<notebook>/`` (executed notebook, figures, ``metrics.json``), with ``runs/latest``
+pointing at the newest run, ``summary.json`` and ``report.html``. A failing notebook stops the run with the
+notebook, cell and error named, and a non-zero exit status. ``--update-notebooks`` copies the executed
+notebooks back over ``notebooks/`` (how the committed outputs are made).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from .config import PROFILE_NAMES, PROJECT_ROOT
+from .report import build_report, read_metrics
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+
+def find_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
+    """``NN_topic.ipynb`` files in order; ``only`` keeps those whose ``NN`` prefix is listed."""
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        unknown = set(only) - {p.name[:2] for p in found}
+        if unknown:
+            raise SystemExit(f"No notebook numbered {', '.join(sorted(unknown))} in {folder}.")
+        found = [p for p in found if p.name[:2] in only]
+    return found
+
+
+def strip_run_metadata(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove papermill's and the kernel's per-run metadata (timings, paths) from an executed notebook."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def execute(path: Path, out_dir: Path, profile: str) -> tuple[Path, float]:
+    """Run one notebook with papermill; return the executed copy's path and the seconds it took."""
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / path.name
+    env = {"NB_PROFILE": profile, "NB_RUN_DIR": str(out_dir.parent)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(path), str(target), cwd=str(path.parent), kernel_name="python3",
+                                   progress_bar=False, log_output=False)
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    seconds = time.perf_counter() - start
+    nb = strip_run_metadata(nbformat.read(target, as_version=4))
+    nbformat.write(nb, target)
+    return target, seconds
+
+
+def _link_latest(run_dir: Path) -> None:
+    latest = run_dir.parent / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name, target_is_directory=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+    parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,03")
+    parser.add_argument("--out", default=str(PROJECT_ROOT / "runs"))
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of NN_topic.ipynb notebooks")
+    parser.add_argument("--update-notebooks", action="store_true",
+                        help="copy the executed notebooks back into notebooks/ (the committed outputs)")
+    args = parser.parse_args(argv)
+
+    from papermill.exceptions import PapermillExecutionError
+    from tqdm.auto import tqdm
+
+    notebooks = find_notebooks([s.strip() for s in args.only.split(",") if s.strip()] or None, Path(args.notebooks))
+    run_dir = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _link_latest(run_dir)
+    results, failed = [], None
+    bar = tqdm(notebooks, desc=f"notebooks ({args.profile})", unit="nb")
+    for path in bar:
+        bar.set_postfix_str(path.stem)
+        out = run_dir / path.stem
+        start = time.perf_counter()
+        try:
+            executed, seconds = execute(path, out, args.profile)
+            status = "ok"
+        except PapermillExecutionError as err:
+            seconds = time.perf_counter() - start
+            status = f"failed in cell {err.exec_count or err.cell_index}: {err.ename}: {err.evalue}"
+            failed = (path.name, status)
+        results.append({"name": path.stem, "seconds": seconds, "status": status, "metrics": read_metrics(out)})
+        if failed:
+            break
+        if args.update_notebooks:
+            nbformat.write(nbformat.read(executed, as_version=4), path)
+    bar.close()
+
+    (run_dir / "summary.json").write_text(json.dumps(results, indent=2))
+    report = build_report(run_dir, results)
+    width = max(len(r["name"]) for r in results) if results else 10
+    print(f"\nRun {run_dir} (profile {args.profile})")
+    for r in results:
+        vgg = r["metrics"].get("vgg_weights", "-")
+        print(f"  {r['name']:<{width}}  {r['seconds']:6.0f} s  {r['status'][:60]:<8}  VGG: {vgg}")
+    print(f"Report: {report}")
+    if failed:
+        print(f"\nFAILED: {failed[0]} {failed[1]}\nThe executed copy with the error is in {run_dir}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

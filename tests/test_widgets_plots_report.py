@@ -1,0 +1,73 @@
+import json
+
+import matplotlib
+import pytest
+import torch
+
+from helpers import plots, report, train, widgets
+
+matplotlib.use("Agg")
+
+
+def test_panel_calls_the_plain_callback_with_slider_values():
+    calls = []
+    panel = widgets.LossWeightPanel({"mse": widgets.Slider(1.0, 0, 2), "perc": widgets.Slider(0.1, 1e-3, 10, 0.1, log=True)},
+                                    lambda w, n: calls.append((w, n)), steps=8)
+    assert panel.values() == pytest.approx({"mse": 1.0, "perc": 0.1})
+    panel.run(inline=True)
+    panel.sliders["mse"].value = 0.5
+    panel.steps.value = 4
+    panel.button.click()
+    assert calls[0] == (pytest.approx({"mse": 1.0, "perc": 0.1}), 8)
+    assert calls[1] == (pytest.approx({"mse": 0.5, "perc": 0.1}), 4)
+    assert type(panel.sliders["perc"]).__name__ == "FloatLogSlider"
+
+
+def test_show_grid_layout_and_captions():
+    cols = {"LR": torch.rand(2, 3, 8, 8), "SR": torch.rand(2, 3, 16, 16), "HR": torch.rand(2, 3, 16, 16)}
+    fig = plots.show_grid(cols, captions={"SR": ["a", "b"]}, title="t")
+    assert len(fig.axes) == 2 * 2 * 3
+    assert fig.axes[3 + 1].get_xlabel() == "" and fig.axes[1].get_xlabel() == "a"
+    fig = plots.show_grid(cols, zoom=None)
+    assert len(fig.axes) == 2 * 3
+    assert plots.to_numpy(torch.rand(3, 4, 5)).shape == (4, 5, 3)
+    assert plots.to_numpy(torch.rand(1, 4, 5)).shape == (4, 5)
+
+
+def test_plot_curves_and_save(tmp_path):
+    h = train.History()
+    for i in range(3):
+        h.log(i, loss=1 / (i + 1), psnr=20 + i)
+    fig = plots.plot_curves({"a": h}, ["loss", "psnr"], logy=["loss"])
+    assert fig.axes[0].get_yscale() == "log" and len(fig.axes[1].lines) == 1
+    assert plots.save_figure(fig, tmp_path, "curves").exists()
+
+
+def test_metrics_file_merges(tmp_path):
+    report.write_metrics(tmp_path, a=1, table={"x": {"PSNR": torch.tensor(2.5)}})
+    report.write_metrics(tmp_path, b="z")
+    data = json.loads((tmp_path / "metrics.json").read_text())
+    assert data == {"a": 1, "b": "z", "table": {"x": {"PSNR": 2.5}}}
+    assert report.read_metrics(tmp_path / "none") == {}
+
+
+def test_report_references_existing_images(tmp_path):
+    from html.parser import HTMLParser
+
+    nb = tmp_path / "01_x"
+    nb.mkdir()
+    (nb / "grid.png").write_bytes(b"png")
+    report.write_metrics(nb, key_figure="grid.png", profile="smoke", table={"bicubic": {"PSNR-Y": 30.0}})
+    path = report.build_report(tmp_path, [{"name": "01_x", "seconds": 3.0, "status": "ok",
+                                           "metrics": report.read_metrics(nb)}])
+
+    class Images(HTMLParser):
+        srcs: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.srcs.append(dict(attrs)["src"])
+    parser = Images()
+    parser.feed(path.read_text())
+    assert parser.srcs == ["01_x/grid.png"] and all((tmp_path / s).exists() for s in parser.srcs)
+    assert "30" in path.read_text() and "bicubic" in path.read_text()
