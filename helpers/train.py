@@ -40,6 +40,13 @@ def to_channels_last(*items: nn.Module | torch.Tensor) -> Any:
     return out[0] if len(out) == 1 else out
 
 
+def set_requires_grad(nets: nn.Module | Iterable[nn.Module], flag: bool) -> None:
+    """Switch gradients of one or several networks on or off (freeze D while G steps, as in pix2pix)."""
+    for net in [nets] if isinstance(nets, nn.Module) else nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
 def progress(iterable: Iterable | int, **kwargs: Any) -> tqdm:
     """A tqdm.auto bar (a widget in Jupyter, text under papermill); ``progress(100)`` iterates ``range(100)``."""
     if isinstance(iterable, int):
