@@ -29,7 +29,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 # --------------------------------------------------------------------------- reading images
 def to_tensor(array: np.ndarray) -> torch.Tensor:
-    """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 / uint16 / float array -> ``(3, H, W)`` float32 in ``[0, 1]``."""
+    """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 / uint16 / float array -> ``(3, H, W)`` float32
+    in ``[0, 1]``."""
     arr = np.asarray(array)
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255

@@ -32,7 +32,8 @@ def rgb_to_y(img: torch.Tensor) -> torch.Tensor:
     return (Y_OFFSET + (img * w).sum(dim=1, keepdim=True)) / 255.0
 
 
-def _prepare(sr: torch.Tensor, hr: torch.Tensor, crop_border: int, y_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _prepare(sr: torch.Tensor, hr: torch.Tensor, crop_border: int,
+             y_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     if sr.shape != hr.shape:
         raise ValueError(f"Shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}; compare images of the same size.")
     if sr.ndim != 4:

@@ -52,7 +52,7 @@ from IPython.display import display
 
 import helpers
 from helpers import degrade, metrics
-from helpers.features import VGGFeatures, build_vgg_features, load_vgg_weights, vgg_layer_names
+from helpers.features import VGGFeatures, build_vgg_features, vgg_layer_names
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "01_vgg_perceptual_loss")

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 
 def test_panel_calls_the_plain_callback_with_slider_values():
     calls = []
-    panel = widgets.LossWeightPanel({"mse": widgets.Slider(1.0, 0, 2), "perc": widgets.Slider(0.1, 1e-3, 10, 0.1, log=True)},
-                                    lambda w, n: calls.append((w, n)), steps=8)
+    sliders = {"mse": widgets.Slider(1.0, 0, 2), "perc": widgets.Slider(0.1, 1e-3, 10, 0.1, log=True)}
+    panel = widgets.LossWeightPanel(sliders, lambda w, n: calls.append((w, n)), steps=8)
     assert panel.values() == pytest.approx({"mse": 1.0, "perc": 0.1})
     panel.run(inline=True)
     panel.sliders["mse"].value = 0.5
