@@ -1,0 +1,98 @@
+"""U-Net generator of pix2pix (Isola et al. 2017), introduced in notebook 06 (Pix2Pix).
+
+Written after the reference code junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` and seed 004's
+sample code: the U-Net is built recursively from :class:`UnetSkipConnectionBlock`, innermost block first.
+Each block halves the resolution on the way down (4x4 convolution, stride 2) and doubles it on the way up
+(4x4 transposed convolution, stride 2), and concatenates its input to its output (the skip connection).
+
+``UnetGenerator(input_nc, output_nc, num_downs, ngf, norm)`` maps ``(B, input_nc, H, W)`` in ``[-1, 1]`` to
+``(B, output_nc, H, W)`` in ``[-1, 1]`` (tanh); ``H`` and ``W`` must be multiples of ``2 ** num_downs``.
+The series keeps images in ``[0, 1]``: convert at the boundary with :func:`to_pm1` / :func:`from_pm1`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .patchgan import norm_layer
+
+
+def to_pm1(img: torch.Tensor) -> torch.Tensor:
+    """``[0, 1]`` -> ``[-1, 1]`` (what a tanh generator reads and writes): ``2 x - 1``."""
+    return img * 2 - 1
+
+
+def from_pm1(img: torch.Tensor) -> torch.Tensor:
+    """``[-1, 1]`` -> ``[0, 1]``: ``(x + 1) / 2``, clamped (the inverse of :func:`to_pm1` on its range)."""
+    return ((img + 1) / 2).clamp(0, 1)
+
+
+class UnetSkipConnectionBlock(nn.Module):
+    """One level of the U-Net: ``x -> [down -> submodule -> up] -> cat(x, up)`` (outermost: no skip, tanh).
+
+    ``outer_nc``: channels of this block's input and of its up-convolution's output; ``inner_nc``: channels
+    after its down-convolution. The outermost block reads ``input_nc`` channels and ends in tanh; the
+    innermost has no submodule and no norm after its down-convolution (its map is 1x1 in pix2pix).
+    ``use_dropout`` adds Dropout(0.5) after the up-convolution (the paper's noise source).
+    """
+
+    def __init__(self, outer_nc: int, inner_nc: int, input_nc: int | None = None,
+                 submodule: nn.Module | None = None, outermost: bool = False, innermost: bool = False,
+                 norm: str = "batch", use_dropout: bool = False):
+        super().__init__()
+        self.outermost = outermost
+        use_bias = norm != "batch"  # BatchNorm has its own shift
+        input_nc = outer_nc if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+        downrelu = nn.LeakyReLU(0.2, True)
+        uprelu = nn.ReLU(True)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            model = [downrelu, downconv, uprelu, upconv, norm_layer(norm, outer_nc)]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            model = [downrelu, downconv, norm_layer(norm, inner_nc), submodule,
+                     uprelu, upconv, norm_layer(norm, outer_nc)]
+            if use_dropout:
+                model.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)  # the skip connection
+
+
+class UnetGenerator(nn.Module):
+    """pix2pix's U-Net: ``num_downs`` halvings, so a ``2**num_downs`` input reaches 1x1 at the bottleneck.
+
+    Encoder C64-C128-C256-C512-C512... (``ngf`` = 64 in the paper), decoder the mirror image with skips.
+    The ``num_downs - 5`` blocks next to the innermost one carry Dropout(0.5) when ``use_dropout``, as in the
+    reference code (3 blocks for ``unet_256``). Input / output in ``[-1, 1]``; see :func:`to_pm1`.
+    """
+
+    def __init__(self, input_nc: int, output_nc: int, num_downs: int = 8, ngf: int = 64, norm: str = "batch",
+                 use_dropout: bool = True):
+        super().__init__()
+        if num_downs < 5:
+            raise ValueError(f"num_downs={num_downs}: the U-Net needs at least 5 levels (use 7 for 128x128 "
+                             "inputs, 8 for 256x256).")
+        self.num_downs = num_downs
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm=norm, innermost=True)
+        for _ in range(num_downs - 5):
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, use_dropout=use_dropout)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm)
+        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
+                                             norm=norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        multiple = 2**self.num_downs
+        if x.ndim != 4 or x.shape[-2] % multiple or x.shape[-1] % multiple:
+            raise ValueError(f"UnetGenerator with num_downs={self.num_downs} needs (B, C, H, W) with H and W "
+                             f"multiples of {multiple}; got {tuple(x.shape)}. Crop or pad the input.")
+        return self.model(x)
