@@ -97,6 +97,16 @@ def load_folder(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
     return {p.stem: load_image(p) for p in list_images(folder)}
 
 
+def to_pm1(img: torch.Tensor) -> torch.Tensor:
+    """``[0, 1]`` -> ``[-1, 1]`` (``2x - 1``): the range a ``tanh`` generator reads and writes (notebooks 05-07)."""
+    return img * 2 - 1
+
+
+def from_pm1(img: torch.Tensor) -> torch.Tensor:
+    """``[-1, 1]`` -> ``[0, 1]`` (``(x + 1) / 2``), clamped: back to the series' image convention."""
+    return ((img + 1) / 2).clamp(0, 1)
+
+
 def save_image(img: torch.Tensor, path: str | os.PathLike) -> Path:
     """Write ``(3, H, W)`` in ``[0, 1]`` as an 8-bit PNG (parent folders created)."""
     path = Path(path)

@@ -57,8 +57,8 @@ from IPython.display import display
 
 import helpers
 from helpers.coverage import digits_split, score_samples, train_digit_classifier
-from helpers.data import DatasetUnavailable, torchvision_dataset
-from helpers.models.dcgan import dcgan_init, dcgan_stages, from_pm1, to_pm1
+from helpers.data import DatasetUnavailable, from_pm1, to_pm1, torchvision_dataset
+from helpers.models.dcgan import dcgan_init, dcgan_stages
 from helpers.train import TrainingDiverged, set_requires_grad
 
 P = helpers.get_profile(profile)

@@ -56,10 +56,9 @@ from IPython.display import display
 
 import helpers
 from helpers import metrics
-from helpers.data import DatasetUnavailable, fetch
+from helpers.data import DatasetUnavailable, fetch, from_pm1, to_pm1
 from helpers.features import HEDEdges, VGGFeatures
 from helpers.models.patchgan import NLayerDiscriminator, norm_layer, receptive_field
-from helpers.models.unet import from_pm1, to_pm1
 from helpers.train import TrainingDiverged, set_requires_grad
 
 P = helpers.get_profile(profile)
@@ -259,7 +258,7 @@ class UnetGenerator(nn.Module):
 
     Encoder C64-C128-C256-C512-C512... (``ngf`` = 64 in the paper), decoder the mirror image with skips.
     The ``num_downs - 5`` blocks next to the innermost one carry Dropout(0.5) when ``use_dropout``, as in the
-    reference code (3 blocks for ``unet_256``). Input / output in ``[-1, 1]``; see :func:`to_pm1`.
+    reference code (3 blocks for ``unet_256``). Input / output in ``[-1, 1]``; see :func:`helpers.data.to_pm1`.
     """
 
     def __init__(self, input_nc: int, output_nc: int, num_downs: int = 8, ngf: int = 64, norm: str = "batch",

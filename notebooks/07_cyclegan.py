@@ -59,8 +59,7 @@ from IPython.display import display
 
 import helpers
 from helpers import metrics
-from helpers.data import DatasetUnavailable, fetch, list_images, load_image
-from helpers.models.cyclegan import from_pm1, to_pm1
+from helpers.data import DatasetUnavailable, fetch, from_pm1, list_images, load_image, to_pm1
 from helpers.models.patchgan import NLayerDiscriminator, norm_layer
 from helpers.train import TrainingDiverged, set_requires_grad
 

@@ -134,3 +134,11 @@ def test_digits():
     x, y = data.digits(16)
     assert x.shape == (1797, 1, 16, 16) and y.shape == (1797,)
     assert 0 <= x.min() and x.max() <= 1 and set(y.tolist()) == set(range(10))
+
+
+def test_pm1_round_trip_and_values():
+    x = torch.tensor([0.0, 0.25, 1.0])
+    assert torch.equal(data.to_pm1(x), torch.tensor([-1.0, -0.5, 1.0]))
+    clamped = data.from_pm1(torch.tensor([-1.0, 0.0, 1.0, 3.0, -2.0]))
+    assert torch.equal(clamped, torch.tensor([0.0, 0.5, 1.0, 1.0, 0.0]))
+    assert torch.allclose(data.from_pm1(data.to_pm1(x)), x)

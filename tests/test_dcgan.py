@@ -9,16 +9,7 @@ from helpers.models.dcgan import (
     FCGenerator,
     dcgan_init,
     dcgan_stages,
-    from_pm1,
-    to_pm1,
 )
-
-
-def test_pm1_round_trip_and_values():
-    x = torch.tensor([0.0, 0.25, 1.0])
-    assert torch.equal(to_pm1(x), torch.tensor([-1.0, -0.5, 1.0]))
-    assert torch.equal(from_pm1(torch.tensor([-1.0, 0.0, 1.0, 3.0, -2.0])), torch.tensor([0.0, 0.5, 1.0, 1.0, 0.0]))
-    assert torch.allclose(from_pm1(to_pm1(x)), x)
 
 
 def test_stages_and_bad_size():

@@ -2,20 +2,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from helpers.models.unet import UnetGenerator, UnetSkipConnectionBlock, from_pm1, to_pm1
+from helpers.models.unet import UnetGenerator, UnetSkipConnectionBlock
 
 
 def _convs(model, kind):
     return [m for m in model.modules() if type(m) is kind]
 
 
-def test_range_conversion_exact_values():
-    x = torch.tensor([0.0, 0.25, 0.5, 1.0])
-    assert torch.equal(to_pm1(x), torch.tensor([-1.0, -0.5, 0.0, 1.0]))
-    assert torch.equal(from_pm1(torch.tensor([-1.0, -0.5, 0.0, 1.0])), x)
-    assert torch.equal(from_pm1(torch.tensor([-3.0, 3.0])), torch.tensor([0.0, 1.0]))  # clamped
-    y = torch.rand(2, 3, 4, 4)
-    assert torch.allclose(from_pm1(to_pm1(y)), y)
 
 
 def test_unet_256_parameter_count_matches_reference():

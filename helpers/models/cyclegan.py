@@ -3,7 +3,7 @@
 * :class:`ResnetGenerator` -- c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x ``n_blocks``, u(2ngf), u(ngf), c7s1-3 with
   reflection padding, instance norm and a ``tanh`` output. It maps ``(B, input_nc, H, W)`` in ``[-1, 1]`` to
   ``(B, output_nc, H, W)`` in ``[-1, 1]`` (``H`` and ``W`` divisible by 4); convert explicitly with
-  :func:`to_pm1` / :func:`from_pm1` at the series' ``[0, 1]`` boundary.
+  :func:`helpers.data.to_pm1` / :func:`helpers.data.from_pm1` at the series' ``[0, 1]`` boundary.
 * :class:`ImagePool` -- the history of generated images the discriminators see (Shrivastava et al. 2017).
 * :func:`linear_decay` -- the learning-rate schedule: constant for the first half, then linearly to 0.
 
@@ -17,16 +17,6 @@ import torch
 import torch.nn as nn
 
 from .patchgan import norm_layer
-
-
-def to_pm1(img: torch.Tensor) -> torch.Tensor:
-    """``[0, 1]`` -> ``[-1, 1]`` (``2x - 1``), the range a ``tanh`` generator reads and writes."""
-    return img * 2 - 1
-
-
-def from_pm1(img: torch.Tensor) -> torch.Tensor:
-    """``[-1, 1]`` -> ``[0, 1]`` (``(x + 1) / 2``), clamped, back to the series' image convention."""
-    return ((img + 1) / 2).clamp(0, 1)
 
 
 class ResnetBlock(nn.Module):

@@ -2,7 +2,8 @@
 Introduced in notebook 05 (vanilla GAN and DCGAN); reused by later GAN notebooks.
 
 Conventions: the latent code ``z`` is ``(B, z_dim)`` from ``N(0, I)``; generators end in ``tanh`` and return
-``(B, 1, size, size)`` in ``[-1, 1]`` (use :func:`to_pm1` / :func:`from_pm1` to move between that and the
+``(B, 1, size, size)`` in ``[-1, 1]`` (use :func:`helpers.data.to_pm1` / :func:`helpers.data.from_pm1` to move between
+that and the
 series' ``[0, 1]``); discriminators return raw **logits** ``(B,)`` with no sigmoid, for ``helpers.losses.GANLoss``.
 ``size`` is 16 or 32 (DCGAN: one stride-2 stage per doubling above 4x4).
 """
@@ -13,15 +14,6 @@ import torch.nn as nn
 
 DCGAN_SIZES = (16, 32)
 
-
-def to_pm1(x: torch.Tensor) -> torch.Tensor:
-    """``[0, 1]`` -> ``[-1, 1]`` (the range of a ``tanh`` generator)."""
-    return x * 2 - 1
-
-
-def from_pm1(x: torch.Tensor) -> torch.Tensor:
-    """``[-1, 1]`` -> ``[0, 1]``, clamped."""
-    return ((x + 1) / 2).clamp(0, 1)
 
 
 def dcgan_stages(size: int) -> int:

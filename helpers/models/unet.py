@@ -7,7 +7,8 @@ Each block halves the resolution on the way down (4x4 convolution, stride 2) and
 
 ``UnetGenerator(input_nc, output_nc, num_downs, ngf, norm)`` maps ``(B, input_nc, H, W)`` in ``[-1, 1]`` to
 ``(B, output_nc, H, W)`` in ``[-1, 1]`` (tanh); ``H`` and ``W`` must be multiples of ``2 ** num_downs``.
-The series keeps images in ``[0, 1]``: convert at the boundary with :func:`to_pm1` / :func:`from_pm1`.
+The series keeps images in ``[0, 1]``: convert at the boundary with :func:`helpers.data.to_pm1` /
+:func:`helpers.data.from_pm1`.
 """
 from __future__ import annotations
 
@@ -15,16 +16,6 @@ import torch
 import torch.nn as nn
 
 from .patchgan import norm_layer
-
-
-def to_pm1(img: torch.Tensor) -> torch.Tensor:
-    """``[0, 1]`` -> ``[-1, 1]`` (what a tanh generator reads and writes): ``2 x - 1``."""
-    return img * 2 - 1
-
-
-def from_pm1(img: torch.Tensor) -> torch.Tensor:
-    """``[-1, 1]`` -> ``[0, 1]``: ``(x + 1) / 2``, clamped (the inverse of :func:`to_pm1` on its range)."""
-    return ((img + 1) / 2).clamp(0, 1)
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -71,7 +62,7 @@ class UnetGenerator(nn.Module):
 
     Encoder C64-C128-C256-C512-C512... (``ngf`` = 64 in the paper), decoder the mirror image with skips.
     The ``num_downs - 5`` blocks next to the innermost one carry Dropout(0.5) when ``use_dropout``, as in the
-    reference code (3 blocks for ``unet_256``). Input / output in ``[-1, 1]``; see :func:`to_pm1`.
+    reference code (3 blocks for ``unet_256``). Input / output in ``[-1, 1]``; see :func:`helpers.data.to_pm1`.
     """
 
     def __init__(self, input_nc: int, output_nc: int, num_downs: int = 8, ngf: int = 64, norm: str = "batch",

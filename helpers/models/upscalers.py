@@ -120,9 +120,17 @@ ARCHITECTURES = {"Upscale2x": Upscale2x, "Upscale4x": Upscale4x, "PixelShuffleUp
 
 
 def build_upscaler(name: str, **kwargs) -> nn.Module:
-    """A model from its class name and constructor arguments (what checkpoints store in their meta)."""
+    """A model from its class name and constructor arguments (what checkpoints store in their meta).
+
+    Besides :data:`ARCHITECTURES`, ``"WGANGenerator"`` builds notebook 04's
+    :class:`helpers.models.wgan.Generator` (imported here, since ``wgan`` imports this module).
+    """
+    if name == "WGANGenerator":
+        from .wgan import Generator
+
+        return Generator(**kwargs)
     if name not in ARCHITECTURES:
-        raise ValueError(f"Unknown upscaler {name!r}: use one of {', '.join(ARCHITECTURES)}.")
+        raise ValueError(f"Unknown upscaler {name!r}: use one of {', '.join([*ARCHITECTURES, 'WGANGenerator'])}.")
     return ARCHITECTURES[name](**kwargs)
 
 
