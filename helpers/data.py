@@ -111,8 +111,8 @@ def save_image(img: torch.Tensor, path: str | os.PathLike) -> Path:
     """Write ``(3, H, W)`` in ``[0, 1]`` as an 8-bit PNG (parent folders created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arr = (img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
-    Image.fromarray(arr).save(path)
+    arr = img.detach().float().clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    Image.fromarray(np.ascontiguousarray(arr)).save(path)  # uint8 before numpy: 1 byte a value for large images
     return path
 
 

@@ -188,7 +188,8 @@ def test_cli_bad_inputs_fail_alone(tmp_path, ckpt, capsys):
     assert code == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good_tiny.png", "gray_tiny.png"]
     for expected in ("foreign.pt is not a PyTorch checkpoint", "corrupt.png as an image",
-                     "tiny needs at least 8x8 (its receptive field is 15x15", "No file or folder", "gray.png: grayscale"):
+                     "tiny needs at least 8x8 (its receptive field is 15x15", "No file or folder",
+                     "gray.png: grayscale"):
         assert expected in err
 
 

@@ -1,0 +1,471 @@
+"""Upscale images (or evaluate upscalers) from the command line with the checkpoints the series saves (issue 10).
+
+Every upscaler checkpoint of notebooks 02-04 is self-describing: its meta holds ``architecture``, ``kwargs``,
+``scale``, ``profile``, ``steps``, ``loss_weights`` and the VGG weight source, so :func:`load_model` rebuilds it
+with one call, without the notebook that trained it::
+
+    python -m helpers.upscale --model runs/.../upscale4x_perceptual.pt photo.jpg photos/ --out sr/
+    python -m helpers.upscale --model a.pt --model b.pt --hr my_hr_pngs/ --out eval/        # evaluation
+    python -m helpers.upscale --model a.pt --hr hr/ --lr lr/ --out eval/                     # your own LR
+
+* Outputs are 8-bit RGB PNGs named ``<input stem>_<checkpoint stem>.png``; an existing file is never
+  overwritten without ``--overwrite``.
+* Large images are processed in overlapping tiles (``--tile`` LR pixels plus a halo of
+  :func:`receptive_radius` LR pixels on each side), so memory stays bounded by the tile (plus the output
+  image). Convolutions, eval-mode BatchNorm and the bicubic skip (``align_corners=False``) are local, so the
+  halo makes tiles agree with one whole-image pass. The course's ``Upscale2x`` / ``Upscale4x`` and notebook 04's
+  WGAN generator upsample with bilinear ``align_corners=True``, whose sampling grid depends on the *whole*
+  image size (source row ``Y * (h - 1) / (s*h - 1)``); a plain tile would sample another grid (measured:
+  outputs differ by up to 0.07-0.34 for untrained models). During a tile pass every such ``nn.Upsample`` is
+  replaced by :class:`GlobalGridUpsample`, which samples the whole image's grid, so these models tile
+  exactly too (fp32: within 1e-5 of whole-image inference, tested).
+* Evaluation (``--hr DIR``): each HR image is cropped at the bottom / right to a multiple of the scale
+  (:func:`helpers.data.mod_crop`), degraded exactly as in training (PyTorch bicubic with antialiasing,
+  :func:`helpers.degrade.bicubic_down`) unless ``--lr DIR`` gives the LR images (paired by file stem, also
+  ``<stem>x4`` / ``<stem>_x4``), upscaled, and scored with :func:`helpers.metrics.sr_metrics`: PSNR-Y and SSIM-Y
+  (BT.601 Y, border crop = scale), PSNR-RGB, VGG-dist and LPIPS (or "unavailable offline"). Bicubic is the
+  first row. The table is printed and written to ``<out>/metrics.csv`` with the convention in its header.
+* Bad input (unreadable file, LR smaller than the receptive field, foreign or mismatching checkpoint) gets a
+  message on stderr saying what to do; the other inputs are still processed; the exit status is 1 if any
+  input failed, 2 for bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import degrade, metrics
+from .data import IMAGE_EXTENSIONS, list_images, load_image, mod_crop, save_image
+from .sr import super_resolve
+from .train import progress
+
+CSV_NAME = "metrics.csv"
+
+
+class UpscaleError(Exception):
+    """One input (image or checkpoint) cannot be processed; the message says what to do."""
+
+
+@dataclass
+class LoadedModel:
+    name: str  # the checkpoint's file stem, used in output names
+    model: nn.Module
+    meta: dict
+    scale: int
+    radius: int  # LR pixels of context each output pixel needs (see receptive_radius)
+
+
+# --------------------------------------------------------------------------- models
+def receptive_radius(model: nn.Module, probe: int = 16) -> int:
+    """LR pixels on each side that one output pixel can depend on (an upper bound), found by tracing.
+
+    One forward pass on a ``probe x probe`` input records the width each ``Conv2d`` runs at; a convolution
+    with kernel ``k`` at ``f`` times the LR size reads ``dilation * (k // 2) / f`` LR pixels further. The sum over
+    all convolutions bounds the chain, plus 2 LR pixels for the bicubic / bilinear skip.
+    """
+    widths: list[tuple[nn.Conv2d, int]] = []
+    hooks = [m.register_forward_hook(lambda m, args, out: widths.append((m, args[0].shape[-1])))
+             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            super_resolve(model, torch.zeros(1, 3, probe, probe, device=next(model.parameters()).device),
+                          use_amp=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    reach = sum(m.dilation[-1] * (m.kernel_size[-1] // 2) * probe / w for m, w in widths)
+    return math.ceil(reach - 1e-9) + 2
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a generator saved by notebook 02, 03 or 04 (``Checkpoint.save(step, {"model": model})``).
+
+    Reads with ``torch.load(weights_only=True)``, so a foreign pickle is refused rather than executed. The
+    true scale is measured with a probe forward pass and must agree with ``meta["scale"]`` when present.
+    Raises :class:`UpscaleError` with what to do for a missing, foreign or inconsistent file.
+    """
+    from .models.upscalers import build_upscaler
+
+    path = Path(path)
+    if not path.is_file():
+        raise UpscaleError(f"No checkpoint at {path}: give the path of a .pt file saved by notebook 02, 03 or 04.")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UpscaleError(f"{path} is not a PyTorch checkpoint of this series ({type(err).__name__}: "
+                           f"{str(err)[:80]}): give a .pt file saved by notebook 02, 03 or 04.") from err
+    meta = saved.get("meta") if isinstance(saved, dict) else None
+    state = saved.get("state", {}) if isinstance(saved, dict) else {}
+    if not isinstance(meta, dict) or "architecture" not in meta or "model" not in state:
+        raise UpscaleError(f"{path} is not an upscaler checkpoint of this series (no meta architecture / model "
+                           "state): make one with notebook 02, 03 or 04.")
+    try:
+        model = build_upscaler(meta["architecture"], **meta.get("kwargs", {}))
+        model.load_state_dict(state["model"])
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise UpscaleError(f"{path}: cannot rebuild {meta['architecture']} from it ({err}). The file does not "
+                           "fit this version of helpers.models: retrain with the current notebook.") from err
+    model = model.to(device).eval()
+    with torch.no_grad():
+        probe = super_resolve(model, torch.zeros(1, 3, 8, 8, device=device), use_amp=False)
+    scale = probe.shape[-1] // 8
+    if probe.shape[-2:] != (8 * scale, 8 * scale) or scale < 2:
+        raise UpscaleError(f"{path}: the model maps 8x8 to {tuple(probe.shape[-2:])}, not an integer upscale.")
+    if "scale" in meta and int(meta["scale"]) != scale:
+        raise UpscaleError(f"{path}: the meta says scale {meta['scale']} but the model upscales {scale}x; "
+                           "the checkpoint is inconsistent: re-save it with its notebook.")
+    return LoadedModel(path.stem, model, meta, scale, receptive_radius(model))
+
+
+# --------------------------------------------------------------------------- tiled inference
+class GlobalGridUpsample(nn.Module):
+    """Bilinear ``align_corners=True`` upsampling of a patch *on the whole image's grid*.
+
+    ``nn.Upsample(scale_factor=s, mode="bilinear", align_corners=True)`` reads HR row ``Y`` from LR row
+    ``Y * (h - 1) / (s*h - 1)`` of the whole ``h``-row image, so its output on a tile is not a crop of its
+    output on the image. This module maps a patch whose top-left LR pixel is ``origin`` in an image of LR size
+    ``full`` to ``(B, C, s * patch_h, s * patch_w)``, with the coordinates computed as PyTorch's CPU kernel does
+    (float32 ``scale * index``). Outermost HR rows that need LR pixels outside the patch are clamped: they lie
+    in the halo that :func:`upscale_tiled` discards.
+    """
+
+    def __init__(self, scale: int, full: tuple[int, int], origin: tuple[int, int]):
+        super().__init__()
+        self.scale, self.full, self.origin = scale, full, origin
+
+    def _axis(self, x: torch.Tensor, dim: int, n_full: int, start: int) -> torch.Tensor:
+        n = x.shape[dim]
+        ratio = torch.tensor((n_full - 1) / (self.scale * n_full - 1), dtype=torch.float32) if n_full > 1 else 0
+        src = torch.arange(self.scale * start, self.scale * (start + n), dtype=torch.float32) * ratio
+        lo = src.floor().long()
+        hi = lo + (lo < n_full - 1).long()
+        lam = (src - lo).clamp(0, 1).to(x.dtype)
+        lo, hi = (lo - start).clamp(0, n - 1).to(x.device), (hi - start).clamp(0, n - 1).to(x.device)
+        shape = [1] * x.ndim
+        shape[dim] = -1
+        lam = lam.to(x.device).view(shape)
+        return x.index_select(dim, lo) * (1 - lam) + x.index_select(dim, hi) * lam
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._axis(x, x.ndim - 2, self.full[0], self.origin[0])
+        return self._axis(x, x.ndim - 1, self.full[1], self.origin[1])
+
+
+def _swap_upsamplers(model: nn.Module, make) -> list[tuple[nn.Module, str, nn.Module]]:
+    """Replace every bilinear ``align_corners=True`` ``nn.Upsample`` by ``make(module)``; return what to restore."""
+    swapped = []
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Upsample) and child.mode == "bilinear" and child.align_corners:
+                swapped.append((parent, name, child))
+                setattr(parent, name, make(child))
+    return swapped
+
+
+def upscale_tiled(lm: LoadedModel, lr: torch.Tensor, tile: int = 128, use_amp: bool = True) -> torch.Tensor:
+    """Upscale one ``(3, h, w)`` LR image in ``[0, 1]`` to ``(3, s*h, s*w)`` (fp32, clamped), tile by tile.
+
+    The LR image is cut into ``tile x tile`` cores; each is run with ``lm.radius`` extra LR pixels of context on
+    every side that is not an image border, and only the core's output is kept. Memory is bounded by the tile,
+    not the image (plus the output). Bilinear ``align_corners=True`` upsamplers sample the whole image's grid
+    (:class:`GlobalGridUpsample`), so the result matches a whole-image pass for every model of the series.
+    """
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1 LR pixel, got {tile}.")
+    s, r = lm.scale, lm.radius
+    h, w = lr.shape[-2:]
+    out = torch.empty(3, s * h, s * w)
+    grids: list[GlobalGridUpsample] = []
+
+    def make(up: nn.Upsample) -> GlobalGridUpsample:
+        grids.append(GlobalGridUpsample(int(up.scale_factor), (h, w), (0, 0)))
+        return grids[-1]
+
+    swapped = _swap_upsamplers(lm.model, make)
+    try:
+        for y0 in range(0, h, tile):
+            y1 = min(y0 + tile, h)
+            for x0 in range(0, w, tile):
+                x1 = min(x0 + tile, w)
+                py0, px0 = max(y0 - r, 0), max(x0 - r, 0)
+                for g in grids:
+                    g.origin = (py0, px0)
+                patch = lr[None, :, py0:min(y1 + r, h), px0:min(x1 + r, w)]
+                sr = super_resolve(lm.model, patch, use_amp=use_amp)[0]
+                oy, ox = s * (y0 - py0), s * (x0 - px0)
+                out[:, s * y0:s * y1, s * x0:s * x1] = sr[:, oy:oy + s * (y1 - y0), ox:ox + s * (x1 - x0)].cpu()
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+    return out
+
+
+# --------------------------------------------------------------------------- images
+def read_image(path: Path) -> tuple[torch.Tensor, str | None]:
+    """``(3, H, W)`` in ``[0, 1]`` and a note on how an unusual mode was converted (``None`` for plain RGB)."""
+    img = load_image(path)  # raises a clear FileNotFoundError / ValueError
+    with Image.open(path) as im:
+        mode = im.mode
+        transparent = "transparency" in im.info
+    notes = {"L": "grayscale: its one channel is repeated to RGB", "1": "1-bit: converted to RGB",
+             "LA": "grayscale with alpha: composited over white", "RGBA": "RGBA: composited over white",
+             "PA": "palette with alpha: composited over white", "CMYK": "CMYK: converted to RGB",
+             "P": "palette image: " + ("composited over white" if transparent else "expanded to RGB"),
+             "I;16": "16-bit grayscale: scaled by 1/65535 to RGB, written as 8-bit",
+             "I": "32-bit integer grayscale: read as 16-bit, written as 8-bit RGB", "F": "float grayscale: RGB"}
+    note = notes.get(mode, f"mode {mode}: converted to RGB" if mode.startswith("I;16") else None)
+    if mode == "RGB" or mode == "YCbCr":
+        note = None
+    return img, note
+
+
+def check_size(lr: torch.Tensor, lm: LoadedModel, what: str) -> str | None:
+    """Raise if the LR image is smaller than ``radius + 1`` (no output pixel sees its context on even one side);
+    return a note if it is smaller than the whole receptive field ``2 * radius + 1`` (borders dominate)."""
+    field, side = 2 * lm.radius + 1, min(lr.shape[-2:])
+    if side < lm.radius + 1:
+        raise UpscaleError(f"{what}: the LR image is {lr.shape[-2]}x{lr.shape[-1]}; {lm.name} needs at least "
+                           f"{lm.radius + 1}x{lm.radius + 1} (its receptive field is {field}x{field} LR pixels): "
+                           "give a larger image.")
+    if side < field:
+        return (f"{what}: the LR image is smaller than {lm.name}'s receptive field ({field}x{field} LR pixels); "
+                "every output pixel sees the zero padding.")
+    return None
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders as their images (sorted, not recursive); and the errors for bad entries."""
+    files, errors = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            try:
+                files += list_images(item)
+            except FileNotFoundError as err:
+                errors.append(f"{err} Put .png / .jpg files there or name the files directly.")
+        elif item.is_file():
+            files.append(item)
+        else:
+            errors.append(f"No file or folder at {item}: check the path.")
+    return files, errors
+
+
+def find_lr(lr_dir: Path, stem: str, scale: int) -> Path:
+    for name in (stem, f"{stem}x{scale}", f"{stem}_x{scale}"):
+        for ext in IMAGE_EXTENSIONS:
+            for candidate in (lr_dir / f"{name}{ext}", lr_dir / f"{name}{ext.upper()}"):
+                if candidate.is_file():
+                    return candidate
+    raise UpscaleError(f"No LR image for {stem} in {lr_dir}: name it {stem}.png (or {stem}x{scale}.png).")
+
+
+# --------------------------------------------------------------------------- evaluation table
+@torch.no_grad()
+def vgg_distances(distance: metrics.VGGDistance, hr: torch.Tensor, srs: dict[str, torch.Tensor]) -> dict[str, float]:
+    """:class:`helpers.metrics.VGGDistance` of each ``(3, H, W)`` SR image to one HR image (HR features once)."""
+    f_hr = {k: metrics.unit_normalise(v) for k, v in distance.vgg(hr[None].float()).items()}
+    out = {}
+    for name, sr in srs.items():
+        f_sr = distance.vgg(sr[None].float())
+        out[name] = float(sum((metrics.unit_normalise(f_sr[layer]) - f_hr[layer]).pow(2).sum(dim=1).mean()
+                              for layer in metrics.DIST_LAYERS) / len(metrics.DIST_LAYERS))
+    return out
+
+
+def convention(scale: int, lr_dir: Path | None, distance: metrics.VGGDistance | None,
+               lpips_metric: metrics.LPIPSMetric | None, models: list[LoadedModel]) -> list[str]:
+    lr = (f"LR: the given images in {lr_dir}, paired by file stem" if lr_dir else
+          f"LR: HR cropped at bottom/right to a multiple of {scale}, then PyTorch bicubic (a=-0.75) with "
+          f"antialiasing, 1/{scale} (helpers.degrade.bicubic_down, as in training)")
+    lpips_text = ("not computed (--no-perceptual)" if lpips_metric is None else
+                  "lpips (alex), normalize=True" if lpips_metric.available else lpips_metric.reason)
+    lines = [f"srgan-notebooks upscale evaluation, scale {scale}x", lr,
+             f"PSNR-Y, SSIM-Y: BT.601 Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255, border crop = scale = "
+             f"{scale} px; SSIM Gaussian 11x11 sigma 1.5; PSNR-RGB with the same crop; outputs clamped to [0, 1]",
+             f"VGG-dist: LPIPS paper's uncalibrated VGG16 baseline, weights: "
+             f"{distance.vgg.source if distance else 'not computed (--no-perceptual)'}",
+             f"LPIPS: {lpips_text}"]
+    for lm in models:
+        m = lm.meta
+        lines.append(f"model {lm.name}: {m['architecture']} {m.get('kwargs', {})}, profile {m.get('profile', '?')}, "
+                     f"steps {m.get('steps', '?')}, loss weights {m.get('loss_weights', '?')}")
+    return lines
+
+
+def print_table(rows: list[dict], header: list[str]) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    print("\n".join(f"# {line}" for line in header))
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
+        print(df.to_string(index=False))
+
+
+def write_csv(rows: list[dict], header: list[str], path: Path) -> None:
+    import pandas as pd
+
+    with open(path, "w", newline="") as f:
+        f.write("".join(f"# {line}\n" for line in header))
+        pd.DataFrame(rows).to_csv(f, index=False, float_format="%.6f")
+
+
+# --------------------------------------------------------------------------- command line
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m helpers.upscale", description=__doc__.split("\n\n")[0],
+                                epilog="Example: python -m helpers.upscale --model upscale4x_perceptual.pt photo.jpg "
+                                       "--out sr/   |   evaluation: ... --model a.pt --hr hr_pngs/ --out eval/")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders of images to upscale")
+    p.add_argument("--model", action="append", required=True, metavar="CKPT",
+                   help="a checkpoint saved by notebook 02, 03 or 04 (repeat for several)")
+    p.add_argument("--out", required=True, type=Path, help="folder for the PNGs (and metrics.csv)")
+    p.add_argument("--hr", type=Path, help="evaluation: folder of HR images (degraded as in training)")
+    p.add_argument("--lr", type=Path, help="evaluation with your own LR images, paired with --hr by file stem")
+    p.add_argument("--scale", type=int, help="refuse checkpoints of another scale (default in evaluation: the "
+                                             "first model's)")
+    p.add_argument("--tile", type=int, default=128, help="tile size in LR pixels (default 128)")
+    p.add_argument("--fp32", action="store_true", help="no bf16 autocast (slower on CPU, exact tiling)")
+    p.add_argument("--no-perceptual", action="store_true", help="evaluation: skip VGG-dist and LPIPS")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args(argv)
+    if args.lr and not args.hr:
+        p.error("--lr needs --hr (the HR images to compare with).")
+    if args.hr and args.inputs:
+        p.error("give either INPUT files/folders to upscale or --hr DIR to evaluate, not both.")
+    if not args.hr and not args.inputs:
+        p.error("nothing to do: give INPUT files/folders, or --hr DIR to evaluate.")
+    if args.tile < 1:
+        p.error("--tile must be >= 1.")
+    stems = [Path(m).stem for m in args.model]
+    if len(set(stems)) != len(stems):
+        p.error(f"two checkpoints share a file name ({stems}): outputs are named after it; rename one.")
+    if args.hr and (args.out / CSV_NAME).exists() and not args.overwrite:
+        p.error(f"{args.out / CSV_NAME} exists: pass --overwrite or choose another --out.")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    failures = 0
+
+    def fail(msg: str) -> None:
+        nonlocal failures
+        failures += 1
+        tqdm.write(f"error: {msg}", file=sys.stderr)
+
+    models: list[LoadedModel] = []
+    for path in args.model:
+        try:
+            lm = load_model(path, args.device)
+            scale = args.scale or (models[0].scale if args.hr and models else None)
+            if scale and lm.scale != scale:
+                raise UpscaleError(f"{path} is a {lm.scale}x model but this run is {scale}x "
+                                   f"({'--scale' if args.scale else 'the first model'}): run it separately"
+                                   f"{'' if args.hr is None else ' with its own --out'}.")
+            models.append(lm)
+        except UpscaleError as err:
+            fail(str(err))
+    if not models:
+        print("error: no usable checkpoint; nothing was done.", file=sys.stderr)
+        return 1
+    use_amp = not args.fp32
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def save(sr: torch.Tensor, stem: str, lm: LoadedModel, planned: set[Path]) -> None:
+        target = args.out / f"{stem}_{lm.name}.png"
+        if target in planned:
+            raise UpscaleError(f"two inputs are named {stem}: {target.name} would be written twice; rename one.")
+        planned.add(target)
+        if target.exists() and not args.overwrite:
+            raise UpscaleError(f"{target} exists: pass --overwrite or choose another --out.")
+        save_image(sr, target)
+
+    planned: set[Path] = set()
+    if not args.hr:  # ---------------------------------------------------------------- upscale mode
+        files, errors = expand_inputs(args.inputs)
+        for msg in errors:
+            fail(msg)
+        for path in progress(files, desc="upscale", unit="img"):
+            try:
+                lr, note = read_image(path)
+            except (FileNotFoundError, ValueError) as err:
+                fail(str(err))
+                continue
+            if note:
+                tqdm.write(f"note: {path.name}: {note}.", file=sys.stderr)
+            for lm in models:
+                try:
+                    if note := check_size(lr, lm, str(path)):
+                        tqdm.write(f"note: {note}", file=sys.stderr)
+                    save(upscale_tiled(lm, lr, args.tile, use_amp), path.stem, lm, planned)
+                except UpscaleError as err:
+                    fail(str(err))
+        return 1 if failures else 0
+
+    # ------------------------------------------------------------------------------------ evaluation mode
+    scale = models[0].scale
+    try:
+        hr_files = list_images(args.hr)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    distance = lpips_metric = None
+    if not args.no_perceptual:
+        distance, lpips_metric = metrics.VGGDistance().to(args.device), metrics.LPIPSMetric()
+    per_method: dict[str, list[dict]] = {"bicubic": [], **{lm.name: [] for lm in models}}
+    for path in progress(hr_files, desc="evaluate", unit="img"):
+        try:
+            hr = mod_crop(read_image(path)[0], scale)
+            if args.lr:
+                lr = read_image(find_lr(args.lr, path.stem, scale))[0]
+                if tuple(lr.shape[-2:]) != (hr.shape[-2] // scale, hr.shape[-1] // scale):
+                    raise UpscaleError(f"{path.name}: LR is {lr.shape[-2]}x{lr.shape[-1]}, HR (cropped to a multiple "
+                                       f"of {scale}) is {hr.shape[-2]}x{hr.shape[-1]}: not a {scale}x pair.")
+            else:
+                lr = degrade.bicubic_down(hr[None], scale)[0]
+            for lm in models:
+                if note := check_size(lr, lm, path.name):
+                    tqdm.write(f"note: {note}", file=sys.stderr)
+            srs = {"bicubic": degrade.upsample(lr[None], scale)[0]}
+            for lm in models:
+                srs[lm.name] = upscale_tiled(lm, lr, args.tile, use_amp).to(args.device)
+            hr = hr.to(args.device)
+            dists = vgg_distances(distance, hr, srs) if distance is not None else {}
+            for name, sr in srs.items():
+                row = metrics.sr_metrics(sr[None].to(args.device), hr[None], scale, None, lpips_metric)
+                if distance is not None:
+                    row = {**{k: row[k] for k in ("PSNR-Y", "SSIM-Y", "PSNR-RGB")}, distance.name: dists[name],
+                           **{k: v for k, v in row.items() if k == "LPIPS"}}
+                per_method[name].append({"image": path.stem, "method": name, **row})
+            for lm in models:
+                save(srs[lm.name], path.stem, lm, planned)
+        except (UpscaleError, FileNotFoundError, ValueError) as err:
+            fail(str(err))
+    rows = []
+    for name, method_rows in per_method.items():
+        if not method_rows:
+            continue
+        rows += method_rows
+        mean = {"image": f"mean ({len(method_rows)})", "method": name}
+        for key, value in method_rows[0].items():
+            if key not in mean:
+                mean[key] = (float(np.mean([r[key] for r in method_rows])) if isinstance(value, float) else value)
+        rows.append(mean)
+    if rows:
+        header = convention(scale, args.lr, distance, lpips_metric, models)
+        print_table(rows, header)
+        write_csv(rows, header, args.out / CSV_NAME)
+        print(f"written: {args.out / CSV_NAME}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
