@@ -44,6 +44,7 @@ seed = 0
 # %%
 import copy
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -54,9 +55,13 @@ from IPython.display import display
 
 import helpers
 from helpers import metrics
+from helpers.degrade import upsample
 from helpers.features import VGGFeatures
-from helpers.metrics import DIST_LAYERS
+from helpers.losses import VGGPerceptualLoss
+from helpers.plots import plot_curves, show_grid
 from helpers.sr import SRLoss, evaluate, train_upscaler
+from helpers.train import History, TrainingDiverged, to_channels_last
+from helpers.widgets import LossWeightPanel, Slider
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "02_upscale_2x")
@@ -224,10 +229,14 @@ print("untrained = bicubic:", torch.allclose(PixelShuffleUpscaler(SCALE)(x), F.i
 # `C_in · C_out · k²` per pixel *at the resolution it runs at*; the course's run at 4× the LR pixels.
 
 # %%
-def macs_per_lr_pixel(model: nn.Module, scale: int) -> int:
-    """Sum of C_in*C_out*k*k over convolutions, times (scale^2) for those that run at HR size."""
+# twin: helpers.sr.macs_per_lr_pixel
+def macs_per_lr_pixel(model: nn.Module, lr_side: int = 16) -> int:
+    """Multiply-accumulates of one forward pass per LR input pixel: the sum of ``C_in*C_out*k*k`` over the
+    convolutions, each times the number of pixels it runs at per LR pixel (``scale**2`` for those at HR size).
+
+    Measured with forward hooks on a zero image ``(1, 3, lr_side, lr_side)``; leaves the model in eval mode.
+    """
     total, hooks = 0, []
-    lr_side = 16
 
     def hook(module, inp, outp):
         nonlocal total
@@ -237,7 +246,7 @@ def macs_per_lr_pixel(model: nn.Module, scale: int) -> int:
         if isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_hook(hook))
     with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, lr_side, lr_side))
+        model.eval()(torch.zeros(1, 3, lr_side, lr_side, device=next(model.parameters()).device))
     for h in hooks:
         h.remove()
     return total
@@ -245,7 +254,7 @@ def macs_per_lr_pixel(model: nn.Module, scale: int) -> int:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-mac_course, mac_fast = macs_per_lr_pixel(Upscale2x(), SCALE), macs_per_lr_pixel(PixelShuffleUpscaler(SCALE), SCALE)
+mac_course, mac_fast = macs_per_lr_pixel(Upscale2x()), macs_per_lr_pixel(PixelShuffleUpscaler(SCALE))
 print(f"MACs per LR pixel: Upscale2x {mac_course:,}, PixelShuffleUpscaler {mac_fast:,} "
       f"({mac_course / mac_fast:.1f}x fewer)")
 
@@ -261,17 +270,33 @@ print(f"MACs per LR pixel: Upscale2x {mac_course:,}, PixelShuffleUpscaler {mac_f
 # and blurs). `SRLoss` lives in `helpers.sr` (notebooks 03 and 04 reuse it).
 
 # %%
-perc_vgg = helpers.to_channels_last(VGGFeatures(("relu3_3",)).to(device))
-vgg_source = perc_vgg.source
-perceptual = helpers.VGGPerceptualLoss(vgg=perc_vgg)
-distance = metrics.VGGDistance(VGGFeatures(DIST_LAYERS).to(device))
-lpips_metric = metrics.LPIPSMetric()
-print("VGG16 weights in use:", vgg_source)
-print("LPIPS:", "available" if lpips_metric.available else lpips_metric.reason)
-if not lpips_metric.available:
-    print("-> the perceptual-vs-MSE comparison on LPIPS needs the pretrained weights (online / Colab); "
-          f"here we report {distance.name}, the LPIPS paper's uncalibrated VGG distance on our backbone.")
-losses = {"MSE": SRLoss(pixel=1.0), "perceptual": SRLoss(pixel=0.0, perceptual=1.0, perceptual_loss=perceptual)}
+# twin: helpers.sr.course_losses
+def course_losses(device: torch.device | str = "cpu") -> tuple[dict[str, SRLoss], VGGPerceptualLoss,
+                                                               metrics.VGGDistance, metrics.LPIPSMetric]:
+    """The losses and held-out metrics of notebooks 02 and 03: ``({"MSE": ..., "perceptual": ...}, perceptual,
+    distance, lpips_metric)``.
+
+    "MSE" is ``SRLoss(pixel=1)``; "perceptual" is ``SRLoss(perceptual=1)`` with the course's loss of notebook 01
+    (VGG16 relu3_3, L1, frozen; ``perceptual.vgg.source`` names the weights in use); ``distance`` is the VGG
+    distance on :data:`helpers.metrics.DIST_LAYERS` and ``lpips_metric`` LPIPS where its weights are available.
+    Prints which VGG16 weights and whether LPIPS are in use.
+    """
+    perc_vgg = to_channels_last(VGGFeatures(("relu3_3",)).to(device))
+    perceptual = VGGPerceptualLoss(vgg=perc_vgg)
+    distance = metrics.VGGDistance(VGGFeatures(metrics.DIST_LAYERS).to(device))
+    lpips_metric = metrics.LPIPSMetric()
+    print("VGG16 weights in use:", perc_vgg.source)
+    print("LPIPS:", "available" if lpips_metric.available else lpips_metric.reason)
+    if not lpips_metric.available:
+        print("-> the perceptual-vs-MSE comparison on LPIPS needs the pretrained weights (online / Colab); "
+              f"here we report {distance.name}, the LPIPS paper's uncalibrated VGG distance on our backbone.")
+    losses = {"MSE": SRLoss(pixel=1.0), "perceptual": SRLoss(pixel=0.0, perceptual=1.0, perceptual_loss=perceptual)}
+    return losses, perceptual, distance, lpips_metric
+
+
+# %%
+losses, perceptual, distance, lpips_metric = course_losses(device)
+vgg_source = perceptual.vgg.source
 with torch.no_grad():
     bic = helpers.upsample(lr_batch, SCALE)
     print({name: f"{float(fn(bic, hr_batch)):.4f}" for name, fn in losses.items()}, "(bicubic vs HR, one batch)")
@@ -283,61 +308,121 @@ with torch.no_grad():
 # RGB MSE, VGG-dist, LPIPS if available) every few steps. The course model is trained **twice with the same
 # budget** (the same number of steps on the same crops), once per loss. The efficient model is trained with MSE for
 # the **same CPU time** the course's MSE run took, so the comparison is accuracy per CPU-second.
+#
+# One run: seed, Adam, a fixed number of steps of `helpers.sr.train_upscaler` (the loop with autocast, NaN guard
+# and evaluations), on a fresh crop stream with the same seed.
 
 # %%
-def train_run(model, loss, n_steps, lr=1e-3, desc=""):
-    """Fresh seed, fresh crop stream, Adam: one training run; returns (model, history)."""
+# twin: helpers.sr.train_fixed_steps
+def train_fixed_steps(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                      crops: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int, *, seed: int = 0,
+                      lr: float = 1e-3, device: torch.device | str = "cpu",
+                      **train_kwargs) -> tuple[nn.Module, History, torch.optim.Optimizer]:
+    """One training run: seed torch, move ``model`` to ``device``, Adam(``lr``), ``steps`` steps of
+    :func:`train_upscaler` on ``crops`` (pass ``val``, ``scale``, ``eval_every``, ... as ``train_kwargs``).
+
+    Returns ``(model, history, optimizer)``; give every run a fresh crop stream with the same seed so that
+    runs differ only in model and loss.
+    """
     torch.manual_seed(seed)
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist = train_upscaler(model, loss, crops_for_run(), n_steps, opt, val=(val_lr, val_hr), scale=SCALE,
-                          eval_every=eval_every, distance=distance, lpips_metric=lpips_metric, desc=desc)
+    hist = train_upscaler(model, loss_fn, crops, steps, opt, **train_kwargs)
     return model, hist, opt
 
 
+# %%
+evals = dict(val=(val_lr, val_hr), scale=SCALE, eval_every=eval_every, distance=distance, lpips_metric=lpips_metric)
 torch.manual_seed(seed)
 models, histories = {}, {}
-models["course MSE"], histories["course MSE"], _ = train_run(Upscale2x(), losses["MSE"], steps, desc="course MSE")
+models["course MSE"], histories["course MSE"], _ = train_fixed_steps(
+    Upscale2x(), losses["MSE"], crops_for_run(), steps, seed=seed, device=device, desc="course MSE", **evals)
 torch.manual_seed(seed)
-models["course perceptual"], histories["course perceptual"], _ = train_run(
-    Upscale2x(), losses["perceptual"], steps, desc="course perceptual")
+models["course perceptual"], histories["course perceptual"], _ = train_fixed_steps(
+    Upscale2x(), losses["perceptual"], crops_for_run(), steps, seed=seed, device=device, desc="course perceptual",
+    **evals)
 budget_cpu = histories["course MSE"].last("cpu_s")
 for name, h in histories.items():
     print(f"{name}: {steps} steps, {h.last('train_s'):.0f} s wall, {h.last('cpu_s'):.0f} CPU-s")
 
 # %% [markdown]
-# The efficient model gets the CPU time of the course's MSE run, in chunks of `2 * eval_every` steps:
+# The efficient model gets the CPU time of the course's MSE run, in chunks of `2 * eval_every` steps (the
+# clock `cpu_s` counts only training, not the evaluations, and is checked between chunks):
+
+# %%
+# twin: helpers.sr.train_for_cpu_budget
+def train_for_cpu_budget(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                         crops: Iterator[tuple[torch.Tensor, torch.Tensor]], budget_cpu_s: float, *, chunk: int,
+                         max_steps: int, val: tuple[torch.Tensor, torch.Tensor], scale: int, eval_every: int,
+                         lr: float = 1e-3, device: torch.device | str = "cpu",
+                         **train_kwargs) -> tuple[nn.Module, History]:
+    """Train ``model`` with Adam(``lr``) in chunks of ``chunk`` steps until its training CPU time ``cpu_s``
+    (process time, evaluations excluded) reaches ``budget_cpu_s`` or its step count reaches ``max_steps``.
+
+    At least one chunk is trained; the last chunk may overshoot both limits (the check runs between chunks).
+    The held-out evaluation (``val``, ``scale``, every ``eval_every`` steps) logs the clock, so it is
+    required. Returns ``(model, history)``: accuracy per CPU-second, not per step.
+    """
+    if chunk < 1 or max_steps < 1 or eval_every < 1:
+        raise ValueError(f"chunk, max_steps and eval_every must be >= 1, got {chunk}, {max_steps}, {eval_every}.")
+    model = model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    hist = None
+    while hist is None or (hist.last("cpu_s") < budget_cpu_s and hist.last("step") < max_steps):
+        hist = train_upscaler(model, loss_fn, crops, chunk, opt, val=val, scale=scale, eval_every=eval_every,
+                              history=hist, **train_kwargs)
+    return model, hist
+
 
 # %%
 torch.manual_seed(seed)
-fast = PixelShuffleUpscaler(SCALE).to(device)
-fast_opt = torch.optim.Adam(fast.parameters(), lr=1e-3)
-fast_crops = crops_for_run()
-fast_hist = None
 max_fast_steps = P.pick(smoke=8, quick=2000, full=30000)
-while (fast_hist is None or fast_hist.last("cpu_s") < budget_cpu) and \
-        (fast_hist is None or fast_hist.last("step") < max_fast_steps):
-    fast_hist = train_upscaler(fast, losses["MSE"], fast_crops, 2 * eval_every, fast_opt, val=(val_lr, val_hr),
-                               scale=SCALE, eval_every=eval_every, history=fast_hist, distance=distance,
-                               lpips_metric=lpips_metric, desc="PixelShuffle MSE")
-models["PixelShuffle MSE"], histories["PixelShuffle MSE"] = fast, fast_hist
+models["PixelShuffle MSE"], histories["PixelShuffle MSE"] = train_for_cpu_budget(
+    PixelShuffleUpscaler(SCALE), losses["MSE"], crops_for_run(), budget_cpu, chunk=2 * eval_every,
+    max_steps=max_fast_steps, device=device, desc="PixelShuffle MSE", **evals)
+fast_hist = histories["PixelShuffle MSE"]
 print(f"PixelShuffle MSE: {int(fast_hist.last('step'))} steps in {fast_hist.last('cpu_s'):.0f} CPU-s "
       f"(budget {budget_cpu:.0f} CPU-s)")
 
 # %% [markdown]
 # ## Curves
 # Held-out metrics during training, side by side (the course shows LPIPS, MSE and PSNR; LPIPS only when its
-# pretrained backbone is available, VGG-dist always). The dashed line is bicubic interpolation.
+# pretrained backbone is available, VGG-dist always). The dashed line is bicubic interpolation
+# (`helpers.sr.bicubic_baseline` scores it like a model; `plot_curves_with_baseline` draws it).
 
 # %%
-bicubic = helpers.upsample(val_lr, SCALE)
-bic_row = metrics.sr_metrics(bicubic, val_hr, SCALE, distance, lpips_metric)
-bic_row["MSE"] = float(metrics.mse(bicubic, val_hr).mean())
+# twin: helpers.sr.bicubic_baseline
+def bicubic_baseline(lr: torch.Tensor, hr: torch.Tensor, scale: int, distance: metrics.VGGDistance | None = None,
+                     lpips_metric: metrics.LPIPSMetric | None = None) -> tuple[dict[str, float | str], torch.Tensor]:
+    """The classical baseline: bicubic upsampling of ``lr`` ``(B, 3, h, w)`` in ``[0, 1]``, scored against ``hr``
+    ``(B, 3, scale*h, scale*w)`` like :func:`evaluate` scores a model. Returns ``(metrics row, images)``."""
+    bicubic = upsample(lr, scale)
+    row = metrics.sr_metrics(bicubic, hr, scale, distance, lpips_metric)
+    row["MSE"] = float(metrics.mse(bicubic, hr).mean())
+    return row, bicubic
+
+
+# %%
+# twin: helpers.sr.plot_curves_with_baseline
+def plot_curves_with_baseline(histories: Mapping[str, History], keys: Sequence[str],
+                              baseline: Mapping[str, float | str], title: str | None = None,
+                              label: str = "bicubic") -> plt.Figure:
+    """:func:`helpers.plots.plot_curves` (one panel per metric in ``keys``) with ``baseline[key]`` drawn as a
+    dashed grey line in every panel, labelled ``label`` in the first panel's legend."""
+    missing = [k for k in keys if not isinstance(baseline.get(k), float)]
+    if missing:
+        raise ValueError(f"The baseline row has no number for {missing}: score it with the same metrics.")
+    fig = plot_curves(histories, keys, title=title)
+    for ax, key in zip(fig.axes, keys):
+        ax.axhline(baseline[key], color="gray", linestyle="--", linewidth=1, label=label)
+    fig.axes[0].legend(fontsize=7)
+    return fig
+
+
+# %%
+bic_row, bicubic = bicubic_baseline(val_lr, val_hr, SCALE, distance, lpips_metric)
 keys = ["MSE", "PSNR-Y", "SSIM-Y", distance.name] + (["LPIPS"] if lpips_metric.available else [])
-fig = helpers.plot_curves(histories, keys, title=f"2x, held-out crops (VGG16: {vgg_source})")
-for ax, key in zip(fig.axes, keys):
-    ax.axhline(bic_row[key], color="gray", linestyle="--", linewidth=1, label="bicubic")
-fig.axes[0].legend(fontsize=7)
+fig = plot_curves_with_baseline(histories, keys, bic_row, title=f"2x, held-out crops (VGG16: {vgg_source})")
 helpers.save_figure(fig, out, "curves")
 plt.show()
 
@@ -346,15 +431,26 @@ plt.show()
 # The same PSNR-Y curves against training CPU time (process time, both cores counted) instead of steps.
 
 # %%
-fig, ax = plt.subplots(figsize=(5.5, 3.2))
-for name in ("course MSE", "PixelShuffle MSE"):
-    ax.plot(histories[name].series("cpu_s")[1], histories[name].series("PSNR-Y")[1], marker=".", label=name)
-ax.axhline(bic_row["PSNR-Y"], color="gray", linestyle="--", linewidth=1, label="bicubic")
-ax.set_xlabel("training CPU-seconds")
-ax.set_ylabel("held-out PSNR-Y (dB)")
-ax.set_title("2x: accuracy per CPU-second", fontsize=10)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+# twin: helpers.sr.plot_psnr_per_cpu_second
+def plot_psnr_per_cpu_second(histories: Mapping[str, History], baseline_psnr: float, title: str,
+                             label: str = "bicubic") -> plt.Figure:
+    """Held-out PSNR-Y (dB) against cumulative training CPU-seconds (``cpu_s``), one line per history, and
+    the baseline as a dashed grey line."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, hist in histories.items():
+        ax.plot(hist.series("cpu_s")[1], hist.series("PSNR-Y")[1], marker=".", label=name)
+    ax.axhline(baseline_psnr, color="gray", linestyle="--", linewidth=1, label=label)
+    ax.set_xlabel("training CPU-seconds")
+    ax.set_ylabel("held-out PSNR-Y (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+# %%
+fig = plot_psnr_per_cpu_second({n: histories[n] for n in ("course MSE", "PixelShuffle MSE")}, bic_row["PSNR-Y"],
+                               "2x: accuracy per CPU-second")
 helpers.save_figure(fig, out, "psnr_per_cpu_second")
 plt.show()
 
@@ -364,16 +460,42 @@ plt.show()
 # PSNR-RGB and MSE on RGB, VGG-dist on the backbone named in the column.
 
 # %%
-results, sr_images = {"bicubic": bic_row}, {}
-for name, model in models.items():
-    results[name], sr_images[name] = evaluate(model, val_lr, val_hr, SCALE, distance, lpips_metric)
-    results[name]["steps"] = int(histories[name].last("step"))
-    results[name]["train CPU-s"] = histories[name].last("cpu_s")
+# twin: helpers.sr.results_table
+def results_table(models: Mapping[str, nn.Module], histories: Mapping[str, History], lr: torch.Tensor,
+                  hr: torch.Tensor, scale: int, baseline: dict[str, float | str], baseline_name: str = "bicubic",
+                  distance: metrics.VGGDistance | None = None, lpips_metric: metrics.LPIPSMetric | None = None,
+                  ) -> tuple[dict[str, dict[str, float | str]], dict[str, torch.Tensor]]:
+    """Score every model on ``(lr, hr)`` with :func:`evaluate` and add its ``steps`` and ``train CPU-s`` (from
+    its history). Returns ``({baseline_name: baseline, name: row, ...}, {name: SR images (B, 3, H, W)})``,
+    ready for ``pandas.DataFrame(results).T``."""
+    results, sr_images = {baseline_name: baseline}, {}
+    for name, model in models.items():
+        results[name], sr_images[name] = evaluate(model, lr, hr, scale, distance, lpips_metric)
+        results[name]["steps"] = int(histories[name].last("step"))
+        results[name]["train CPU-s"] = histories[name].last("cpu_s")
+    return results, sr_images
+
+
+# %%
+results, sr_images = results_table(models, histories, val_lr, val_hr, SCALE, bic_row, "bicubic", distance, lpips_metric)
 table = pd.DataFrame(results).T
 print(f"2x, {len(val_hr)} held-out crops of {val_crop}x{val_crop}; VGG16 weights: {vgg_source}")
 display(table.style.format(precision=4, na_rep="-"))
-best_mse = max(("course MSE", "PixelShuffle MSE"), key=lambda n: results[n]["PSNR-Y"])
-gain = results[best_mse]["PSNR-Y"] - bic_row["PSNR-Y"]
+
+
+# %%
+# twin: helpers.sr.best_over_baseline
+def best_over_baseline(results: Mapping[str, Mapping[str, float | str]], names: Sequence[str],
+                       key: str = "PSNR-Y", baseline: str = "bicubic") -> tuple[str, float]:
+    """The entry of ``names`` with the highest ``results[name][key]`` and its margin over ``results[baseline]``."""
+    if not names:
+        raise ValueError("names is empty: say which results to compare.")
+    best = max(names, key=lambda n: results[n][key])
+    return best, results[best][key] - results[baseline][key]
+
+
+# %%
+best_mse, gain = best_over_baseline(results, ("course MSE", "PixelShuffle MSE"))
 course_gap = results["course MSE"]["PSNR-Y"] - bic_row["PSNR-Y"]
 print(f"best MSE model: {best_mse}, {gain:+.2f} dB PSNR-Y over bicubic; course model {course_gap:+.2f} dB")
 
@@ -386,12 +508,20 @@ print(f"best MSE-trained model beats bicubic by >= 0.8 dB PSNR-Y (the quick-prof
 # each row), PSNR-Y under each panel.
 
 # %%
-cols = {"bicubic": bicubic, "course MSE": sr_images["course MSE"], "course perceptual": sr_images["course perceptual"],
-        "PixelShuffle MSE": sr_images["PixelShuffle MSE"], "HR": val_hr}
-captions = {name: [f"{v:.2f} dB" for v in metrics.psnr(img, val_hr, SCALE, y_channel=True)]
-            for name, img in cols.items() if name != "HR"}
-fig = helpers.show_grid(cols, captions, zoom=(0.4, 0.4, 0.22), panel_size=2.3,
-                        title=f"2x on held-out photos ({steps} steps; VGG16: {vgg_source})")
+# twin: helpers.sr.sr_grid
+def sr_grid(columns: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int, title: str,
+            zoom: tuple[float, float, float] = (0.4, 0.4, 0.22), panel_size: float = 2.3) -> plt.Figure:
+    """:func:`helpers.plots.show_grid` of the SR images in ``columns`` (each ``(B, 3, H, W)`` in ``[0, 1]``) and
+    ``hr`` as the last column "HR", with each image's PSNR-Y (border ``scale``) under it."""
+    cols = {**columns, "HR": hr}
+    captions = {name: [f"{v:.2f} dB" for v in metrics.psnr(img, hr, scale, y_channel=True)]
+                for name, img in columns.items()}
+    return show_grid(cols, captions, zoom=zoom, panel_size=panel_size, title=title)
+
+
+# %%
+fig = sr_grid({"bicubic": bicubic, **sr_images}, val_hr, SCALE,
+              title=f"2x on held-out photos ({steps} steps; VGG16: {vgg_source})")
 helpers.save_figure(fig, out, "grid")
 plt.show()
 
@@ -412,12 +542,23 @@ plt.show()
 # for many GPU-epochs, where these handicaps wash out; at a few CPU-minutes they do not.
 
 # %%
-bilinear = F.interpolate(val_lr, scale_factor=SCALE, mode="bilinear", align_corners=True).clamp(0, 1)
-base = {"bicubic": bic_row["PSNR-Y"],
-        "bilinear, align_corners=True (the course's base)": float(metrics.psnr(bilinear, val_hr, SCALE, True).mean()),
-        "course MSE before training": histories["course MSE"].series("PSNR-Y")[1][0],
-        "course MSE after training": results["course MSE"]["PSNR-Y"],
-        "PixelShuffle MSE after training": results["PixelShuffle MSE"]["PSNR-Y"]}
+# twin: helpers.sr.base_psnr_ladder
+def base_psnr_ladder(lr: torch.Tensor, hr: torch.Tensor, scale: int, results: Mapping[str, Mapping[str, float | str]],
+                     course_history: History, course: str = "course MSE",
+                     efficient: str = "PixelShuffle MSE") -> dict[str, float]:
+    """Held-out PSNR-Y (dB) from the bases up: bicubic, the course model's bilinear ``align_corners=True``
+    base, the course model before and after training (first and last evaluation of ``course_history``)
+    and the efficient model after training (``results`` as made by :func:`results_table`)."""
+    bilinear = F.interpolate(lr, scale_factor=scale, mode="bilinear", align_corners=True).clamp(0, 1)
+    return {"bicubic": results["bicubic"]["PSNR-Y"],
+            "bilinear, align_corners=True (the course's base)": float(metrics.psnr(bilinear, hr, scale, True).mean()),
+            f"{course} before training": course_history.series("PSNR-Y")[1][0],
+            f"{course} after training": results[course]["PSNR-Y"],
+            f"{efficient} after training": results[efficient]["PSNR-Y"]}
+
+
+# %%
+base = base_psnr_ladder(val_lr, val_hr, SCALE, results, histories["course MSE"])
 display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(precision=2))
 
 # %% [markdown]
@@ -425,40 +566,61 @@ display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(pre
 # The sliders set $w_\text{pix}$ (MSE or L1), $w_\text{perc}$ and $w_\text{TV}$; "train N steps" continues
 # training **the current model** (at first a copy of the course's perceptual model) with those weights and
 # refreshes its grid and metrics. Try: a little pixel loss (0.05) keeps the perceptual model's colours honest;
-# a large TV weight (0.1) blurs everything again; pixel weight 1 with L1 instead of MSE gives slightly sharper
-# edges than MSE.
+# a large TV weight (0.1) blurs everything again; pixel weight 1 with L1 instead of MSE (`playground.use_l1 = True`)
+# gives slightly sharper edges than MSE. The callback is `helpers.sr.FineTunePlayground` (notebook 03 reuses it).
 
 # %%
-playground = copy.deepcopy(models["course perceptual"])
-play_opt = torch.optim.Adam(playground.parameters(), lr=1e-3)
-play_crops = crops_for_run()
-play_hist = copy.deepcopy(histories["course perceptual"])
-l1_switch = {"use L1 instead of MSE": False}
+# twin: helpers.sr.FineTunePlayground
+class FineTunePlayground:
+    """The callback of a :class:`helpers.LossWeightPanel`: keep training a *copy* of ``model`` (its own Adam,
+    the given crop stream, a copy of ``history`` so the step count goes on) with the slider weights
+    ``{"pixel", "perceptual", "TV"}``, then print the held-out metrics and show bicubic | current | HR
+    for the first ``n_show`` images; returns the metrics row. Weights it cannot train with (all 0, a
+    perceptual weight without ``perceptual_loss``, a NaN) are reported in a printed line and return ``None``,
+    so the panel stays usable. Set ``use_l1 = True`` for an L1 instead of an MSE pixel term."""
+
+    def __init__(self, model: nn.Module, history: History, crops: Iterator[tuple[torch.Tensor, torch.Tensor]],
+                 val: tuple[torch.Tensor, torch.Tensor], scale: int, perceptual_loss: Callable | None,
+                 distance: metrics.VGGDistance | None = None, lpips_metric: metrics.LPIPSMetric | None = None,
+                 lr: float = 1e-3, n_show: int = 2):
+        self.model = copy.deepcopy(model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.crops, self.history = crops, copy.deepcopy(history)
+        self.val, self.scale, self.perceptual_loss = val, scale, perceptual_loss
+        self.distance, self.lpips_metric, self.n_show = distance, lpips_metric, n_show
+        self.bicubic = upsample(val[0], scale)
+        self.use_l1 = False
+
+    def __call__(self, weights: Mapping[str, float], n_steps: int) -> dict[str, float | str] | None:
+        try:
+            loss = SRLoss(pixel=weights["pixel"], perceptual=weights["perceptual"], tv=weights["TV"],
+                          pixel_kind="l1" if self.use_l1 else "mse", perceptual_loss=self.perceptual_loss)
+            self.history = train_upscaler(self.model, loss, self.crops, n_steps, self.optimizer,
+                                          history=self.history, desc="fine-tune")
+        except (ValueError, TrainingDiverged) as err:  # e.g. all weights 0: say so instead of crashing the panel
+            print("cannot train with these weights:", err)
+            return None
+        row, img = evaluate(self.model, self.val[0], self.val[1], self.scale, self.distance, self.lpips_metric)
+        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+        print(f"after {int(self.history.last('step'))} steps in total ({n_steps} now, weights {dict(weights)}):", shown)
+        k = self.n_show
+        show_grid({"bicubic": self.bicubic[:k], "current model": img[:k], "HR": self.val[1][:k]},
+                  zoom=(0.4, 0.4, 0.22), panel_size=2.2)
+        plt.show()
+        return row
+
+    def panel(self, steps: int, max_steps: int = 500) -> LossWeightPanel:
+        """Sliders for the three weights (pixel 0.05, perceptual 1.0, TV 0.0 to start) calling this playground."""
+        return LossWeightPanel({"pixel": Slider(0.05, 0.0, 1.0, 0.01), "perceptual": Slider(1.0, 0.0, 2.0, 0.05),
+                                "TV": Slider(0.0, 0.0, 0.2, 0.005)}, self, steps=steps, max_steps=max_steps)
 
 
-def fine_tune(weights: dict[str, float], n_steps: int) -> None:
-    """Train the playground model n_steps with the slider weights, then show its metrics and grid."""
-    global play_hist
-    loss = SRLoss(pixel=weights["pixel"], perceptual=weights["perceptual"], tv=weights["TV"],
-                  pixel_kind="l1" if l1_switch["use L1 instead of MSE"] else "mse", perceptual_loss=perceptual)
-    play_hist = train_upscaler(playground, loss, play_crops, n_steps, play_opt, history=play_hist, desc="fine-tune")
-    row, img = evaluate(playground, val_lr, val_hr, SCALE, distance, lpips_metric)
-    shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-    print(f"after {int(play_hist.last('step'))} steps in total ({n_steps} now, weights {weights}):", shown)
-    helpers.show_grid({"bicubic": bicubic[:2], "current model": img[:2], "HR": val_hr[:2]},
-                      zoom=(0.4, 0.4, 0.22), panel_size=2.2)
-    plt.show()
-
-
-try:
-    panel = helpers.LossWeightPanel({"pixel": helpers.Slider(0.05, 0.0, 1.0, 0.01),
-                                     "perceptual": helpers.Slider(1.0, 0.0, 2.0, 0.05),
-                                     "TV": helpers.Slider(0.0, 0.0, 0.2, 0.005)},
-                                    fine_tune, steps=panel_steps, max_steps=500)
-    display(panel)
-    panel.run(inline=True)  # once with the defaults, so batch runs show the result
-except (ValueError, helpers.TrainingDiverged) as err:  # e.g. all weights 0: say so instead of crashing the panel
-    print("cannot train with these weights:", err)
+# %%
+playground = FineTunePlayground(models["course perceptual"], histories["course perceptual"], crops_for_run(),
+                                (val_lr, val_hr), SCALE, perceptual, distance, lpips_metric)
+panel = playground.panel(steps=panel_steps)
+display(panel)
+panel.run(inline=True)  # once with the defaults, so batch runs show the result
 
 # %% [markdown]
 # ## What goes wrong

@@ -44,7 +44,6 @@ run_dir = None  # where figures and metrics go; None reads $NB_RUN_DIR, else run
 seed = 0
 
 # %%
-import copy
 import time
 
 import matplotlib.pyplot as plt
@@ -55,11 +54,22 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import helpers
-from helpers import metrics
-from helpers.features import VGGFeatures
-from helpers.metrics import DIST_LAYERS
 from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock
-from helpers.sr import SRLoss, evaluate, load_upscaler, train_upscaler
+from helpers.sr import (
+    FineTunePlayground,
+    base_psnr_ladder,
+    best_over_baseline,
+    bicubic_baseline,
+    course_losses,
+    load_upscaler,
+    macs_per_lr_pixel,
+    plot_curves_with_baseline,
+    plot_psnr_per_cpu_second,
+    results_table,
+    sr_grid,
+    train_fixed_steps,
+    train_for_cpu_budget,
+)
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "03_upscale_4x")
@@ -153,31 +163,12 @@ print("untrained = bicubic:", torch.allclose(PixelShuffleUpscaler(SCALE)(x), F.i
 
 # %% [markdown]
 # Multiply-accumulates per LR input pixel (the cost of one forward pass): each convolution costs
-# `C_in · C_out · k²` per pixel *at the resolution it runs at*; the course's run at 16× the LR pixels.
-
-# %%
-def macs_per_lr_pixel(model: nn.Module, scale: int) -> int:
-    """Sum of C_in*C_out*k*k over convolutions, times (scale^2) for those that run at HR size."""
-    total, hooks = 0, []
-    lr_side = 16
-
-    def hook(module, inp, outp):
-        nonlocal total
-        total += module.in_channels * module.out_channels * module.kernel_size[0] * module.kernel_size[1] \
-            * outp.shape[-1] * outp.shape[-2] // lr_side**2
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            hooks.append(m.register_forward_hook(hook))
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, lr_side, lr_side))
-    for h in hooks:
-        h.remove()
-    return total
-
+# `C_in · C_out · k²` per pixel *at the resolution it runs at*; the course's run at 16× the LR pixels
+# (`helpers.sr.macs_per_lr_pixel`, written out in notebook 02).
 
 # %%
 # NBVAL_CHECK_OUTPUT
-mac_course, mac_fast = macs_per_lr_pixel(Upscale4x(), SCALE), macs_per_lr_pixel(PixelShuffleUpscaler(SCALE), SCALE)
+mac_course, mac_fast = macs_per_lr_pixel(Upscale4x()), macs_per_lr_pixel(PixelShuffleUpscaler(SCALE))
 print(f"MACs per LR pixel: Upscale4x {mac_course:,}, PixelShuffleUpscaler {mac_fast:,} "
       f"({mac_course / mac_fast:.1f}x fewer)")
 
@@ -190,20 +181,12 @@ print(f"MACs per LR pixel: Upscale4x {mac_course:,}, PixelShuffleUpscaler {mac_f
 # total variation $\mathrm{mean}|\partial_x \hat y| + \mathrm{mean}|\partial_y \hat y|$, which penalises
 # high-frequency noise. **MSE run**: $w_\text{pix}=1$, others 0. **Perceptual run**: $w_\text{perc}=1$, others 0,
 # as in the course. We evaluate VGG at the crops' own size (notebook 01: the course's resize to 224 costs ~5×
-# and blurs). `SRLoss` and the training loop come from `helpers.sr` (introduced in notebook 02).
+# and blurs). `SRLoss`, the training loop and `course_losses`, which builds both losses and the metrics, come from
+# `helpers.sr` (written out in notebook 02).
 
 # %%
-perc_vgg = helpers.to_channels_last(VGGFeatures(("relu3_3",)).to(device))
-vgg_source = perc_vgg.source
-perceptual = helpers.VGGPerceptualLoss(vgg=perc_vgg)
-distance = metrics.VGGDistance(VGGFeatures(DIST_LAYERS).to(device))
-lpips_metric = metrics.LPIPSMetric()
-print("VGG16 weights in use:", vgg_source)
-print("LPIPS:", "available" if lpips_metric.available else lpips_metric.reason)
-if not lpips_metric.available:
-    print("-> the perceptual-vs-MSE comparison on LPIPS needs the pretrained weights (online / Colab); "
-          f"here we report {distance.name}, the LPIPS paper's uncalibrated VGG distance on our backbone.")
-losses = {"MSE": SRLoss(pixel=1.0), "perceptual": SRLoss(pixel=0.0, perceptual=1.0, perceptual_loss=perceptual)}
+losses, perceptual, distance, lpips_metric = course_losses(device)
+vgg_source = perceptual.vgg.source
 with torch.no_grad():
     bic = helpers.upsample(lr_batch, SCALE)
     print({name: f"{float(fn(bic, hr_batch)):.4f}" for name, fn in losses.items()}, "(bicubic vs HR, one batch)")
@@ -215,24 +198,18 @@ with torch.no_grad():
 # RGB MSE, VGG-dist, LPIPS if available) every few steps. The course model is trained **twice with the same
 # budget** (the same number of steps on the same crops), once per loss. The efficient model is trained with MSE for
 # the **same CPU time** the course's MSE run took, so the comparison is accuracy per CPU-second.
+# The runs use notebook 02's `train_fixed_steps` and `train_for_cpu_budget` from `helpers.sr`.
 
 # %%
-def train_run(model, loss, n_steps, lr=1e-3, desc=""):
-    """Fresh seed, fresh crop stream, Adam: one training run; returns (model, history)."""
-    torch.manual_seed(seed)
-    model = model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist = train_upscaler(model, loss, crops_for_run(), n_steps, opt, val=(val_lr, val_hr), scale=SCALE,
-                          eval_every=eval_every, distance=distance, lpips_metric=lpips_metric, desc=desc)
-    return model, hist, opt
-
-
+evals = dict(val=(val_lr, val_hr), scale=SCALE, eval_every=eval_every, distance=distance, lpips_metric=lpips_metric)
 torch.manual_seed(seed)
 models, histories = {}, {}
-models["course MSE"], histories["course MSE"], _ = train_run(Upscale4x(), losses["MSE"], steps, desc="course MSE")
+models["course MSE"], histories["course MSE"], _ = train_fixed_steps(
+    Upscale4x(), losses["MSE"], crops_for_run(), steps, seed=seed, device=device, desc="course MSE", **evals)
 torch.manual_seed(seed)
-models["course perceptual"], histories["course perceptual"], _ = train_run(
-    Upscale4x(), losses["perceptual"], steps, desc="course perceptual")
+models["course perceptual"], histories["course perceptual"], _ = train_fixed_steps(
+    Upscale4x(), losses["perceptual"], crops_for_run(), steps, seed=seed, device=device, desc="course perceptual",
+    **evals)
 budget_cpu = histories["course MSE"].last("cpu_s")
 for name, h in histories.items():
     print(f"{name}: {steps} steps, {h.last('train_s'):.0f} s wall, {h.last('cpu_s'):.0f} CPU-s")
@@ -242,17 +219,11 @@ for name, h in histories.items():
 
 # %%
 torch.manual_seed(seed)
-fast = PixelShuffleUpscaler(SCALE).to(device)
-fast_opt = torch.optim.Adam(fast.parameters(), lr=1e-3)
-fast_crops = crops_for_run()
-fast_hist = None
 max_fast_steps = P.pick(smoke=8, quick=2000, full=30000)
-while (fast_hist is None or fast_hist.last("cpu_s") < budget_cpu) and \
-        (fast_hist is None or fast_hist.last("step") < max_fast_steps):
-    fast_hist = train_upscaler(fast, losses["MSE"], fast_crops, 2 * eval_every, fast_opt, val=(val_lr, val_hr),
-                               scale=SCALE, eval_every=eval_every, history=fast_hist, distance=distance,
-                               lpips_metric=lpips_metric, desc="PixelShuffle MSE")
-models["PixelShuffle MSE"], histories["PixelShuffle MSE"] = fast, fast_hist
+models["PixelShuffle MSE"], histories["PixelShuffle MSE"] = train_for_cpu_budget(
+    PixelShuffleUpscaler(SCALE), losses["MSE"], crops_for_run(), budget_cpu, chunk=2 * eval_every,
+    max_steps=max_fast_steps, device=device, desc="PixelShuffle MSE", **evals)
+fast_hist = histories["PixelShuffle MSE"]
 print(f"PixelShuffle MSE: {int(fast_hist.last('step'))} steps in {fast_hist.last('cpu_s'):.0f} CPU-s "
       f"(budget {budget_cpu:.0f} CPU-s)")
 
@@ -262,14 +233,9 @@ print(f"PixelShuffle MSE: {int(fast_hist.last('step'))} steps in {fast_hist.last
 # pretrained backbone is available, VGG-dist always). The dashed line is bicubic interpolation.
 
 # %%
-bicubic = helpers.upsample(val_lr, SCALE)
-bic_row = metrics.sr_metrics(bicubic, val_hr, SCALE, distance, lpips_metric)
-bic_row["MSE"] = float(metrics.mse(bicubic, val_hr).mean())
+bic_row, bicubic = bicubic_baseline(val_lr, val_hr, SCALE, distance, lpips_metric)
 keys = ["MSE", "PSNR-Y", "SSIM-Y", distance.name] + (["LPIPS"] if lpips_metric.available else [])
-fig = helpers.plot_curves(histories, keys, title=f"4x, held-out crops (VGG16: {vgg_source})")
-for ax, key in zip(fig.axes, keys):
-    ax.axhline(bic_row[key], color="gray", linestyle="--", linewidth=1, label="bicubic")
-fig.axes[0].legend(fontsize=7)
+fig = plot_curves_with_baseline(histories, keys, bic_row, title=f"4x, held-out crops (VGG16: {vgg_source})")
 helpers.save_figure(fig, out, "curves")
 plt.show()
 
@@ -278,15 +244,8 @@ plt.show()
 # The same PSNR-Y curves against training CPU time (process time, both cores counted) instead of steps.
 
 # %%
-fig, ax = plt.subplots(figsize=(5.5, 3.2))
-for name in ("course MSE", "PixelShuffle MSE"):
-    ax.plot(histories[name].series("cpu_s")[1], histories[name].series("PSNR-Y")[1], marker=".", label=name)
-ax.axhline(bic_row["PSNR-Y"], color="gray", linestyle="--", linewidth=1, label="bicubic")
-ax.set_xlabel("training CPU-seconds")
-ax.set_ylabel("held-out PSNR-Y (dB)")
-ax.set_title("4x: accuracy per CPU-second", fontsize=10)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+fig = plot_psnr_per_cpu_second({n: histories[n] for n in ("course MSE", "PixelShuffle MSE")}, bic_row["PSNR-Y"],
+                               "4x: accuracy per CPU-second")
 helpers.save_figure(fig, out, "psnr_per_cpu_second")
 plt.show()
 
@@ -296,16 +255,11 @@ plt.show()
 # PSNR-RGB and MSE on RGB, VGG-dist on the backbone named in the column.
 
 # %%
-results, sr_images = {"bicubic": bic_row}, {}
-for name, model in models.items():
-    results[name], sr_images[name] = evaluate(model, val_lr, val_hr, SCALE, distance, lpips_metric)
-    results[name]["steps"] = int(histories[name].last("step"))
-    results[name]["train CPU-s"] = histories[name].last("cpu_s")
+results, sr_images = results_table(models, histories, val_lr, val_hr, SCALE, bic_row, "bicubic", distance, lpips_metric)
 table = pd.DataFrame(results).T
 print(f"4x, {len(val_hr)} held-out crops of {val_crop}x{val_crop}; VGG16 weights: {vgg_source}")
 display(table.style.format(precision=4, na_rep="-"))
-best_mse = max(("course MSE", "PixelShuffle MSE"), key=lambda n: results[n]["PSNR-Y"])
-gain = results[best_mse]["PSNR-Y"] - bic_row["PSNR-Y"]
+best_mse, gain = best_over_baseline(results, ("course MSE", "PixelShuffle MSE"))
 course_gap = results["course MSE"]["PSNR-Y"] - bic_row["PSNR-Y"]
 print(f"best MSE model: {best_mse}, {gain:+.2f} dB PSNR-Y over bicubic; course model {course_gap:+.2f} dB")
 
@@ -318,12 +272,8 @@ print(f"best MSE-trained model beats bicubic by >= 0.8 dB PSNR-Y (the quick-prof
 # each row), PSNR-Y under each panel.
 
 # %%
-cols = {"bicubic": bicubic, "course MSE": sr_images["course MSE"], "course perceptual": sr_images["course perceptual"],
-        "PixelShuffle MSE": sr_images["PixelShuffle MSE"], "HR": val_hr}
-captions = {name: [f"{v:.2f} dB" for v in metrics.psnr(img, val_hr, SCALE, y_channel=True)]
-            for name, img in cols.items() if name != "HR"}
-fig = helpers.show_grid(cols, captions, zoom=(0.4, 0.4, 0.22), panel_size=2.3,
-                        title=f"4x on held-out photos ({steps} steps; VGG16: {vgg_source})")
+fig = sr_grid({"bicubic": bicubic, **sr_images}, val_hr, SCALE,
+              title=f"4x on held-out photos ({steps} steps; VGG16: {vgg_source})")
 helpers.save_figure(fig, out, "grid")
 plt.show()
 
@@ -344,12 +294,7 @@ plt.show()
 # for many GPU-epochs, where these handicaps wash out; at a few CPU-minutes they do not.
 
 # %%
-bilinear = F.interpolate(val_lr, scale_factor=SCALE, mode="bilinear", align_corners=True).clamp(0, 1)
-base = {"bicubic": bic_row["PSNR-Y"],
-        "bilinear, align_corners=True (the course's base)": float(metrics.psnr(bilinear, val_hr, SCALE, True).mean()),
-        "course MSE before training": histories["course MSE"].series("PSNR-Y")[1][0],
-        "course MSE after training": results["course MSE"]["PSNR-Y"],
-        "PixelShuffle MSE after training": results["PixelShuffle MSE"]["PSNR-Y"]}
+base = base_psnr_ladder(val_lr, val_hr, SCALE, results, histories["course MSE"])
 display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(precision=2))
 
 # %% [markdown]
@@ -357,40 +302,15 @@ display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(pre
 # The sliders set $w_\text{pix}$ (MSE or L1), $w_\text{perc}$ and $w_\text{TV}$; "train N steps" continues
 # training **the current model** (at first a copy of the course's perceptual model) with those weights and
 # refreshes its grid and metrics. Try: a little pixel loss (0.05) keeps the perceptual model's colours honest;
-# a large TV weight (0.1) blurs everything again; pixel weight 1 with L1 instead of MSE gives slightly sharper
-# edges than MSE.
+# a large TV weight (0.1) blurs everything again; pixel weight 1 with L1 instead of MSE (`playground.use_l1 = True`)
+# gives slightly sharper edges than MSE. The callback is notebook 02's `helpers.sr.FineTunePlayground`.
 
 # %%
-playground = copy.deepcopy(models["course perceptual"])
-play_opt = torch.optim.Adam(playground.parameters(), lr=1e-3)
-play_crops = crops_for_run()
-play_hist = copy.deepcopy(histories["course perceptual"])
-l1_switch = {"use L1 instead of MSE": False}
-
-
-def fine_tune(weights: dict[str, float], n_steps: int) -> None:
-    """Train the playground model n_steps with the slider weights, then show its metrics and grid."""
-    global play_hist
-    loss = SRLoss(pixel=weights["pixel"], perceptual=weights["perceptual"], tv=weights["TV"],
-                  pixel_kind="l1" if l1_switch["use L1 instead of MSE"] else "mse", perceptual_loss=perceptual)
-    play_hist = train_upscaler(playground, loss, play_crops, n_steps, play_opt, history=play_hist, desc="fine-tune")
-    row, img = evaluate(playground, val_lr, val_hr, SCALE, distance, lpips_metric)
-    shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-    print(f"after {int(play_hist.last('step'))} steps in total ({n_steps} now, weights {weights}):", shown)
-    helpers.show_grid({"bicubic": bicubic[:2], "current model": img[:2], "HR": val_hr[:2]},
-                      zoom=(0.4, 0.4, 0.22), panel_size=2.2)
-    plt.show()
-
-
-try:
-    panel = helpers.LossWeightPanel({"pixel": helpers.Slider(0.05, 0.0, 1.0, 0.01),
-                                     "perceptual": helpers.Slider(1.0, 0.0, 2.0, 0.05),
-                                     "TV": helpers.Slider(0.0, 0.0, 0.2, 0.005)},
-                                    fine_tune, steps=panel_steps, max_steps=500)
-    display(panel)
-    panel.run(inline=True)  # once with the defaults, so batch runs show the result
-except (ValueError, helpers.TrainingDiverged) as err:  # e.g. all weights 0: say so instead of crashing the panel
-    print("cannot train with these weights:", err)
+playground = FineTunePlayground(models["course perceptual"], histories["course perceptual"], crops_for_run(),
+                                (val_lr, val_hr), SCALE, perceptual, distance, lpips_metric)
+panel = playground.panel(steps=panel_steps)
+display(panel)
+panel.run(inline=True)  # once with the defaults, so batch runs show the result
 
 # %% [markdown]
 # ## Save the generators for notebook 04

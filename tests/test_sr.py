@@ -1,6 +1,7 @@
 """helpers.sr: the loss mix, training loop bookkeeping, evaluation and checkpoint loading, on tiny tensors."""
 import math
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn as nn
@@ -8,7 +9,25 @@ import torch.nn.functional as F
 
 from helpers import metrics
 from helpers.models.upscalers import PixelShuffleUpscaler
-from helpers.sr import SRLoss, evaluate, load_upscaler, super_resolve, train_upscaler
+from helpers.sr import (
+    FineTunePlayground,
+    SRLoss,
+    base_psnr_ladder,
+    best_over_baseline,
+    bicubic_baseline,
+    course_losses,
+    evaluate,
+    load_upscaler,
+    macs_per_lr_pixel,
+    plot_curves_with_baseline,
+    plot_psnr_per_cpu_second,
+    results_table,
+    sr_grid,
+    super_resolve,
+    train_fixed_steps,
+    train_for_cpu_budget,
+    train_upscaler,
+)
 from helpers.train import Checkpoint, TrainingDiverged
 
 
@@ -128,3 +147,181 @@ def test_load_upscaler_roundtrip(tmp_path):
     Checkpoint(tmp_path / "bad.pt", {"x": 1}).save(0, {"other": model})
     with pytest.raises(ValueError, match="not an upscaler checkpoint"):
         load_upscaler(tmp_path / "bad.pt")
+
+
+# --- the functions notebook 02 writes out and notebook 03 imports -------------------------------------------
+
+def test_macs_per_lr_pixel_by_hand():
+    lr_conv = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
+    assert macs_per_lr_pixel(lr_conv) == 3 * 4 * 9
+    mixed = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Upsample(scale_factor=2), nn.Conv2d(4, 3, 1))
+    mixed.train()
+    assert macs_per_lr_pixel(mixed) == 3 * 4 * 9 + 4 * 3 * 1 * 2**2  # the second conv runs at 4x the pixels
+    assert not mixed.training
+    # head 5x5 3->4, one block of two 3x3 4->4, tail 3x3 4->3*2^2 (all at LR size)
+    assert macs_per_lr_pixel(PixelShuffleUpscaler(2, channels=4, n_blocks=1)) == 3 * 4 * 25 + 2 * 4 * 4 * 9 + 4 * 12 * 9
+    assert macs_per_lr_pixel(lr_conv, lr_side=8) == 3 * 4 * 9
+
+
+def dropout_model():
+    """LR 8x8 -> HR 16x16 with dropout, so the training result depends on the torch seed."""
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(3, 3, 3, padding=1), nn.Dropout(0.5))
+
+
+def test_train_fixed_steps_seeds_and_returns_adam():
+    a, hist, opt = train_fixed_steps(dropout_model(), SRLoss(), Crops(), 3, seed=5, lr=0.01, use_amp=False)
+    b, _, _ = train_fixed_steps(dropout_model(), SRLoss(), Crops(), 3, seed=5, lr=0.01, use_amp=False)
+    c, _, _ = train_fixed_steps(dropout_model(), SRLoss(), Crops(), 3, seed=6, lr=0.01, use_amp=False)
+    assert torch.equal(a[1].weight, b[1].weight)
+    assert not torch.equal(a[1].weight, c[1].weight)
+    assert isinstance(opt, torch.optim.Adam) and opt.param_groups[0]["lr"] == 0.01
+    assert opt.param_groups[0]["params"][0] is a[1].weight
+    assert [r["step"] for r in hist.records] == [1, 2, 3]
+    crops = Crops()
+    _, hist, _ = train_fixed_steps(PixelShuffleUpscaler(2, 4, 0), SRLoss(), crops, 2, val=(crops.lr, crops.hr),
+                                   scale=2, eval_every=1, use_amp=False)
+    assert [r["step"] for r in hist.records if "PSNR-Y" in r] == [0, 1, 2]
+
+
+def test_train_for_cpu_budget_stops_at_max_steps_or_budget():
+    crops = Crops()
+    kw = dict(val=(crops.lr, crops.hr), scale=2, eval_every=2, use_amp=False)
+    torch.manual_seed(0)
+    model, hist = train_for_cpu_budget(PixelShuffleUpscaler(2, 4, 1), SRLoss(), crops, 1e9, chunk=2, max_steps=5, **kw)
+    assert hist.last("step") == 6  # chunks of 2 until the step count reaches 5
+    assert [r["step"] for r in hist.records if "PSNR-Y" in r] == [0, 2, 4, 6]
+    assert hist.last("cpu_s") > 0
+    _, hist = train_for_cpu_budget(PixelShuffleUpscaler(2, 4, 1), SRLoss(), crops, 0.0, chunk=3, max_steps=100, **kw)
+    assert hist.last("step") == 3  # budget spent after the first chunk
+    _, hist = train_for_cpu_budget(PixelShuffleUpscaler(2, 4, 0), SRLoss(), crops, 1e9, chunk=2, max_steps=4, **kw)
+    assert hist.last("step") == 4  # stops as soon as max_steps is reached
+    # the same as training the chunks by hand with Adam(1e-3)
+    torch.manual_seed(0)
+    ref = PixelShuffleUpscaler(2, 4, 1)
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+    h = None
+    for _ in range(3):
+        h = train_upscaler(ref, SRLoss(), crops, 2, opt, history=h, **kw)
+    assert h.last("step") == 6 and torch.equal(ref.tail.weight, model.tail.weight)
+    with pytest.raises(ValueError, match="chunk"):
+        train_for_cpu_budget(ref, SRLoss(), crops, 1.0, chunk=0, max_steps=5, **kw)
+
+
+def test_bicubic_baseline_scores_bicubic():
+    crops = Crops()
+    row, img = bicubic_baseline(crops.lr, crops.hr, 2)
+    bic = F.interpolate(crops.lr, scale_factor=2, mode="bicubic").clamp(0, 1)
+    assert torch.allclose(img, bic)
+    assert math.isclose(row["PSNR-Y"], float(metrics.psnr(bic, crops.hr, 2, y_channel=True).mean()), rel_tol=1e-6)
+    assert math.isclose(row["MSE"], float(((bic - crops.hr) ** 2).mean()), rel_tol=1e-5)
+
+
+def two_histories():
+    from helpers.train import History
+    a, b = History(), History()
+    for step, (psnr, cpu) in enumerate([(20.0, 0.0), (22.0, 1.5), (23.0, 3.0)]):
+        a.log(step, **{"PSNR-Y": psnr, "cpu_s": cpu, "MSE": 0.1 / (step + 1)})
+        b.log(2 * step, **{"PSNR-Y": psnr + 1, "cpu_s": cpu / 2, "MSE": 0.05})
+    return {"a": a, "b": b}
+
+
+def test_plot_curves_with_baseline_draws_the_baseline_in_every_panel():
+    fig = plot_curves_with_baseline(two_histories(), ["MSE", "PSNR-Y"], {"MSE": 0.02, "PSNR-Y": 21.5}, title="t")
+    assert len(fig.axes) == 2
+    for ax, value in zip(fig.axes, (0.02, 21.5)):
+        dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+        assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [value, value]
+    assert "bicubic" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="SSIM-Y"):
+        plot_curves_with_baseline(two_histories(), ["SSIM-Y"], {"MSE": 0.02})
+
+
+def test_plot_psnr_per_cpu_second_plots_psnr_against_cpu_time():
+    fig = plot_psnr_per_cpu_second(two_histories(), 21.0, "2x")
+    ax = fig.axes[0]
+    a, b, base = ax.lines
+    assert list(a.get_xdata()) == [0.0, 1.5, 3.0] and list(a.get_ydata()) == [20.0, 22.0, 23.0]
+    assert list(b.get_xdata()) == [0.0, 0.75, 1.5] and list(b.get_ydata()) == [21.0, 23.0, 24.0]
+    assert list(base.get_ydata()) == [21.0, 21.0] and base.get_linestyle() == "--"
+    assert ax.get_xlabel() == "training CPU-seconds" and ax.get_title() == "2x"
+    plt.close(fig)
+
+
+def test_results_table_best_over_baseline_and_ladder():
+    crops = Crops()
+    bic_row, bic = bicubic_baseline(crops.lr, crops.hr, 2)
+    hist = two_histories()
+    brighter = PixelShuffleUpscaler(2, 4, 0)
+    with torch.no_grad():
+        brighter.tail.bias.fill_(0.1)  # bicubic + 0.1
+    models = {"a": PixelShuffleUpscaler(2, 4, 0), "b": brighter}
+    results, images = results_table(models, hist, crops.lr, crops.hr, 2, bic_row)
+    assert list(results) == ["bicubic", "a", "b"] and list(images) == ["a", "b"]
+    assert results["a"]["steps"] == 2 and results["b"]["steps"] == 4 and results["b"]["train CPU-s"] == 1.5
+    assert math.isclose(results["a"]["PSNR-Y"], bic_row["PSNR-Y"], abs_tol=0.05)  # untrained = bicubic
+    assert torch.allclose(images["b"], (F.interpolate(crops.lr, scale_factor=2, mode="bicubic") + 0.1).clamp(0, 1),
+                          atol=1e-2)
+    assert results["b"]["PSNR-Y"] < results["a"]["PSNR-Y"]
+    best, gain = best_over_baseline({"bicubic": {"PSNR-Y": 30.0}, "x": {"PSNR-Y": 31.5}, "y": {"PSNR-Y": 29.0}},
+                                    ("x", "y"))
+    assert best == "x" and gain == 1.5
+    best, gain = best_over_baseline({"base": {"SSIM-Y": 0.5}, "x": {"SSIM-Y": 0.4}, "y": {"SSIM-Y": 0.45}},
+                                    ("x", "y"), key="SSIM-Y", baseline="base")
+    assert best == "y" and math.isclose(gain, -0.05)
+    with pytest.raises(ValueError, match="names"):
+        best_over_baseline(results, ())
+    results["course MSE"], results["PixelShuffle MSE"] = results["b"], results["a"]
+    ladder = base_psnr_ladder(crops.lr, crops.hr, 2, results, hist["a"])
+    bilinear = F.interpolate(crops.lr, scale_factor=2, mode="bilinear", align_corners=True).clamp(0, 1)
+    assert list(ladder.values()) == [bic_row["PSNR-Y"], float(metrics.psnr(bilinear, crops.hr, 2, True).mean()),
+                                     20.0, results["b"]["PSNR-Y"], results["a"]["PSNR-Y"]]
+    assert list(ladder)[2] == "course MSE before training"
+
+
+def test_sr_grid_adds_hr_and_psnr_captions():
+    crops = Crops()
+    bic = F.interpolate(crops.lr, scale_factor=2, mode="bicubic").clamp(0, 1)
+    fig = sr_grid({"bicubic": bic}, crops.hr, 2, title="grid", zoom=None)
+    assert len(fig.axes) == 2 * 2  # 2 images x (bicubic, HR)
+    want = [f"{v:.2f} dB" for v in metrics.psnr(bic, crops.hr, 2, y_channel=True)]
+    assert [fig.axes[0].get_xlabel(), fig.axes[2].get_xlabel()] == want
+    assert fig.axes[1].get_title() == "HR" and fig.axes[1].get_xlabel() == ""
+    plt.close(fig)
+
+
+def test_fine_tune_playground_trains_a_copy_and_continues_the_history(capsys):
+    crops = Crops()
+    model = PixelShuffleUpscaler(2, 4, 1)
+    before = model.tail.weight.clone()
+    hist = train_upscaler(model, SRLoss(), crops, 0, torch.optim.Adam(model.parameters()), val=(crops.lr, crops.hr),
+                          scale=2, eval_every=1, use_amp=False)
+    hist.log(7, loss=1.0)
+    play = FineTunePlayground(model, hist, crops, (crops.lr, crops.hr), 2, perceptual_loss=None)
+    row = play({"pixel": 1.0, "perceptual": 0.0, "TV": 0.0}, 2)
+    assert torch.equal(model.tail.weight, before) and not torch.equal(play.model.tail.weight, before)
+    assert play.history.last("step") == 9 and hist.last("step") == 7
+    assert play.history.records[-1]["mse"] > 0 and "PSNR-Y" in row
+    assert "after 9 steps in total (2 now" in capsys.readouterr().out
+    play.use_l1 = True
+    play({"pixel": 1.0, "perceptual": 0.0, "TV": 0.0}, 1)
+    assert "l1" in play.history.records[-1] and play.history.last("step") == 10
+    assert play({"pixel": 0.0, "perceptual": 1.0, "TV": 0.0}, 1) is None  # reported, not raised
+    assert "cannot train with these weights: perceptual > 0 needs" in capsys.readouterr().out
+    assert play({"pixel": 0.0, "perceptual": 0.0, "TV": 0.0}, 1) is None
+    assert play.history.last("step") == 10
+    panel = play.panel(steps=3, max_steps=7)
+    assert panel.values() == {"pixel": 0.05, "perceptual": 1.0, "TV": 0.0} and panel.callback is play
+    plt.close("all")
+
+
+def test_course_losses_mse_and_perceptual(capsys):
+    losses, perceptual, distance, lpips_metric = course_losses()
+    out = capsys.readouterr().out
+    assert f"VGG16 weights in use: {perceptual.vgg.source}" in out and "LPIPS:" in out
+    assert set(losses) == {"MSE", "perceptual"}
+    assert (losses["MSE"].pixel, losses["MSE"].perceptual, losses["MSE"].pixel_kind) == (1.0, 0.0, "mse")
+    assert (losses["perceptual"].pixel, losses["perceptual"].perceptual) == (0.0, 1.0)
+    assert losses["perceptual"].perceptual_loss is perceptual and perceptual.layer_weights == {"relu3_3": 1.0}
+    assert isinstance(distance, metrics.VGGDistance) and isinstance(lpips_metric, metrics.LPIPSMetric)
