@@ -10,13 +10,13 @@ from .metrics import LPIPSMetric, VGGDistance, psnr, rgb_to_y, sr_metrics, ssim
 from .plots import plot_curves, save_figure, show_grid
 from .report import write_metrics
 from .train import Checkpoint, History, TrainingDiverged, autocast, check_finite, progress, to_channels_last
-from .widgets import LossWeightPanel, Slider
+from .widgets import ImageUpload, LossWeightPanel, Slider
 
 __all__ = [
-    "Checkpoint", "GANLoss", "HEDEdges", "History", "LPIPSMetric", "LossWeightPanel", "Profile", "RandomCrops",
-    "Slider", "TrainingDiverged", "VGGDistance", "VGGFeatures", "VGGPerceptualLoss", "autocast", "bicubic_down",
-    "cache_dir", "center_crop", "check_finite", "get_profile", "gradient_penalty", "load_image", "load_vgg_weights",
-    "mod_crop", "output_dir", "pick_device", "plot_curves", "progress", "psnr", "rgb_to_y", "sample_images",
-    "save_figure", "save_image", "seed_everything", "show_grid", "sr_metrics", "ssim", "to_channels_last",
-    "tv_loss", "upsample", "validation_pairs", "write_metrics",
+    "Checkpoint", "GANLoss", "HEDEdges", "History", "ImageUpload", "LPIPSMetric", "LossWeightPanel", "Profile",
+    "RandomCrops", "Slider", "TrainingDiverged", "VGGDistance", "VGGFeatures", "VGGPerceptualLoss", "autocast",
+    "bicubic_down", "cache_dir", "center_crop", "check_finite", "get_profile", "gradient_penalty", "load_image",
+    "load_vgg_weights", "mod_crop", "output_dir", "pick_device", "plot_curves", "progress", "psnr", "rgb_to_y",
+    "sample_images", "save_figure", "save_image", "seed_everything", "show_grid", "sr_metrics", "ssim",
+    "to_channels_last", "tv_loss", "upsample", "validation_pairs", "write_metrics",
 ]

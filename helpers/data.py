@@ -9,6 +9,7 @@ packages ship (scikit-image, scikit-learn, matplotlib), written once as PNGs to 
 """
 from __future__ import annotations
 
+import io
 import os
 import tarfile
 import urllib.error
@@ -72,12 +73,21 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"No image file at {path}: check the path (it is resolved from "
                                 f"{Path.cwd()}) or give an absolute one.")
+    return decode_image(path.read_bytes(), str(path))
+
+
+def decode_image(data: bytes, name: str = "the upload") -> torch.Tensor:
+    """Decode the bytes of an image file (an upload widget's content) like :func:`load_image` does.
+
+    Returns ``(3, H, W)`` float32 RGB in ``[0, 1]``; bytes that are not an image raise ``ValueError`` naming
+    ``name``.
+    """
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             img.load()
             return to_tensor(_pil_to_array(img))
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"Cannot read {path} as an image ({err}). The file is corrupt or not an image: "
+        raise ValueError(f"Cannot read {name} as an image ({err}). The file is corrupt or not an image: "
                          "re-export it as PNG or JPEG.") from err
 
 

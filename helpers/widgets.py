@@ -1,9 +1,12 @@
-"""A reusable panel of loss-weight sliders with a "train N steps" button and an output area.
+"""A reusable panel of loss-weight sliders with a "train N steps" button and an output area, and an image
+upload button.
 
 The panel only collects values and calls a **plain function** ``callback(weights: dict, steps: int)`` that the
 notebook passes in; whatever the callback displays lands in the panel's output area. Tests and headless runs
 (papermill, nbval) call :meth:`LossWeightPanel.run` directly; a notebook calls it once with the defaults so
-its batch run shows the result without a browser. Only core widgets common to ipywidgets 7 (Colab) and 8.
+its batch run shows the result without a browser. :class:`ImageUpload` decodes an uploaded photo and hands
+it to a plain function the same way (notebooks 09 and 11). Only core widgets common to ipywidgets 7 (Colab)
+and 8.
 """
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import ipywidgets as W
+import torch
+
+from .data import decode_image
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,50 @@ class LossWeightPanel:
         self.output.clear_output(wait=True)
         with self.output:
             self.callback(self.values(), int(self.steps.value))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def uploaded_files(value: object) -> list[tuple[str, bytes]]:
+    """``(file name, bytes)`` of each file in a ``FileUpload``'s value.
+
+    ipywidgets 8 gives a tuple of dicts with ``name`` and ``content``; ipywidgets 7 (Colab) a dict
+    ``{name: {"metadata": ..., "content": ...}}``. Both are read here.
+    """
+    if isinstance(value, Mapping):
+        return [(str(name), bytes(item["content"])) for name, item in value.items()]
+    return [(str(item["name"]), bytes(item["content"])) for item in value]
+
+
+class ImageUpload:
+    """An upload button for one image and an output area.
+
+    ``on_image(img, name)`` receives each uploaded file decoded to ``(3, H, W)`` float RGB in ``[0, 1]``;
+    whatever it displays lands in the output area. A file that is not an image prints what to do instead.
+    Headless runs call :meth:`show` with ``[(name, bytes)]`` directly.
+    """
+
+    def __init__(self, on_image: Callable[[torch.Tensor, str], None], description: str = "upload an image"):
+        self.on_image = on_image
+        self.upload = W.FileUpload(accept="image/*", multiple=False, description=description)
+        self.output = W.Output()
+        self.upload.observe(lambda change: self.show(uploaded_files(change["new"])), names="value")
+        self.widget = W.VBox([self.upload, self.output])
+
+    def show(self, files: list[tuple[str, bytes]]) -> None:
+        """Decode each ``(name, bytes)`` and call ``on_image``; the output area shows the results."""
+        self.output.clear_output(wait=True)
+        with self.output:
+            for name, data in files:
+                try:
+                    img = decode_image(data, name)
+                except ValueError as err:
+                    print(err)
+                    continue
+                self.on_image(img, name)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

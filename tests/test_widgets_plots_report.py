@@ -1,4 +1,5 @@
 import json
+from datetime import datetime, timezone
 
 import matplotlib
 import pytest
@@ -21,6 +22,39 @@ def test_panel_calls_the_plain_callback_with_slider_values():
     assert calls[0] == (pytest.approx({"mse": 1.0, "perc": 0.1}), 8)
     assert calls[1] == (pytest.approx({"mse": 0.5, "perc": 0.1}), 4)
     assert type(panel.sliders["perc"]).__name__ == "FloatLogSlider"
+
+
+
+def _png_bytes(rgb: tuple[int, int, int], size: tuple[int, int] = (5, 3)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_uploaded_files_reads_ipywidgets_7_and_8_values():
+    v8 = ({"name": "a.png", "type": "image/png", "size": 3, "content": memoryview(b"abc")},)
+    v7 = {"b.png": {"metadata": {"name": "b.png"}, "content": b"xyz"}}
+    assert widgets.uploaded_files(v8) == [("a.png", b"abc")]
+    assert widgets.uploaded_files(v7) == [("b.png", b"xyz")]
+    assert widgets.uploaded_files(()) == []
+
+
+def test_image_upload_decodes_and_reports_bad_files(capsys):
+    got = []
+    upload = widgets.ImageUpload(lambda img, name: got.append((img, name)))
+    upload.show([("red.png", _png_bytes((255, 0, 0))), ("notes.txt", b"not an image")])
+    assert [name for _, name in got] == ["red.png"]
+    img = got[0][0]
+    assert img.shape == (3, 3, 5)
+    assert img[:, 0, 0].tolist() == [1.0, 0.0, 0.0]
+    blue = {"name": "blue.png", "type": "image/png", "size": 1, "last_modified": datetime.now(timezone.utc),
+            "content": memoryview(_png_bytes((0, 0, 255)))}
+    upload.upload.value = (blue,)
+    assert got[-1][1] == "blue.png" and got[-1][0][:, 1, 2].tolist() == [0.0, 0.0, 1.0]
 
 
 def test_show_grid_layout_and_captions():
