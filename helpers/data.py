@@ -281,6 +281,12 @@ DATA_HUB: dict[str, tuple[str, str]] = {
     "horse2zebra": ("https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip",
                     "horse2zebra/{trainA,trainB,testA,testB}/*.jpg"),
 }
+#: The super-resolution test sets papers report on (Set5: Bevilacqua et al. 2012; Set14: Zeyde et al. 2010;
+#: BSD100: Martin et al. 2001; Urban100: Huang et al. 2015), HR images only, as the super-image project
+#: republished them; ``python -m helpers.upscale --dataset NAME`` degrades them itself.
+SR_BENCHMARKS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100", "urban100": "Urban100"}
+DATA_HUB.update({key: (f"https://huggingface.co/datasets/eugenesiow/{name}/resolve/main/data/{name}_HR.tar.gz",
+                        f"{name}_HR/*.png") for key, name in SR_BENCHMARKS.items()})
 TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "flowers102")
 
 
@@ -291,10 +297,11 @@ def datasets_dir() -> Path:
     return path
 
 
-def _offline_message(name: str, where: Path, err: Exception) -> str:
-    return (f"The dataset {name!r} is not available: the download failed ({err}). Offline? Download it on a "
-            f"machine with internet and place it under {where} (or point $SRGAN_DATA there). The notebooks "
-            "run on the embedded sample data by default.")
+def _offline_message(name: str, where: Path, err: Exception, archive: str | None = None) -> str:
+    what = f"the file {archive} from {DATA_HUB[name][0]}" if archive else "it"
+    return (f"The dataset {name!r} is not available: the download failed ({err}). Offline? Download {what} on a "
+            f"machine with internet and place it under {where} (or point $SRGAN_DATA there); it is unpacked "
+            "from there on the next run. The notebooks run on the embedded sample data by default.")
 
 
 def fetch(name: str, root: Path | None = None) -> Path:
@@ -318,7 +325,7 @@ def fetch(name: str, root: Path | None = None) -> Path:
             urllib.request.urlretrieve(url, tmp)
             tmp.replace(archive)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
-        raise DatasetUnavailable(_offline_message(name, root, err)) from err
+        raise DatasetUnavailable(_offline_message(name, root, err, archive.name)) from err
     if archive.suffix == ".zip":
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(root)
@@ -327,6 +334,15 @@ def fetch(name: str, root: Path | None = None) -> Path:
             tf.extractall(root, filter="data")
     done.touch()
     return root
+
+
+def sr_benchmark_hr(name: str, root: Path | None = None) -> Path:
+    """The folder of HR images of a super-resolution test set (``set5``, ``set14``, ``bsd100``, ``urban100``),
+    downloaded once by :func:`fetch`; offline, :class:`DatasetUnavailable` says where to place the files."""
+    key = name.lower()
+    if key not in SR_BENCHMARKS:
+        raise ValueError(f"Unknown test set {name!r}: use one of {', '.join(SR_BENCHMARKS)}.")
+    return fetch(key, root) / f"{SR_BENCHMARKS[key]}_HR"
 
 
 def torchvision_dataset(name: str, train: bool = True, root: Path | None = None):

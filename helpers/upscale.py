@@ -19,12 +19,14 @@ with one call, without the notebook that trained it::
   outputs differ by up to 0.07-0.34 for untrained models). During a tile pass every such ``nn.Upsample`` is
   replaced by :class:`GlobalGridUpsample`, which samples the whole image's grid, so these models tile
   exactly too (fp32: within 1e-5 of whole-image inference, tested).
-* Evaluation (``--hr DIR``): each HR image is cropped at the bottom / right to a multiple of the scale
-  (:func:`helpers.data.mod_crop`), degraded exactly as in training (PyTorch bicubic with antialiasing,
-  :func:`helpers.degrade.bicubic_down`) unless ``--lr DIR`` gives the LR images (paired by file stem, also
-  ``<stem>x4`` / ``<stem>_x4``), upscaled, and scored with :func:`helpers.metrics.sr_metrics`: PSNR-Y and SSIM-Y
-  (BT.601 Y, border crop = scale), PSNR-RGB, VGG-dist and LPIPS (or "unavailable offline"). Bicubic is the
-  first row. The table is printed and written to ``<out>/metrics.csv`` with the convention in its header.
+* Evaluation (``--hr DIR``, or ``--dataset set5|set14|bsd100|urban100`` downloaded once with
+  :func:`helpers.data.sr_benchmark_hr`; offline it stops at once saying where to place the files): each HR image
+  is cropped at the bottom / right to a multiple of the scale (:func:`helpers.data.mod_crop`), degraded exactly as
+  in training (PyTorch bicubic with antialiasing, :func:`helpers.degrade.bicubic_down`) unless ``--lr DIR`` gives
+  the LR images (paired by file stem, also ``<stem>x4`` / ``<stem>_x4``), upscaled, and scored with
+  :func:`helpers.metrics.sr_metrics`: PSNR-Y and SSIM-Y (BT.601 Y, border crop = scale), PSNR-RGB, VGG-dist and
+  LPIPS (or "unavailable offline"). Bicubic is the first row. The table is printed and written to
+  ``<out>/metrics.csv`` with the convention in its header.
 * Bad input (unreadable file, LR smaller than the receptive field, foreign or mismatching checkpoint) gets a
   message on stderr saying what to do; the other inputs are still processed; the exit status is 1 if any
   input failed, 2 for bad usage.
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +47,16 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from . import degrade, metrics
-from .data import IMAGE_EXTENSIONS, list_images, load_image, mod_crop, save_image
+from .data import (
+    IMAGE_EXTENSIONS,
+    SR_BENCHMARKS,
+    DatasetUnavailable,
+    list_images,
+    load_image,
+    mod_crop,
+    save_image,
+    sr_benchmark_hr,
+)
 from .sr import super_resolve
 from .train import progress
 
@@ -317,6 +329,68 @@ def write_csv(rows: list[dict], header: list[str], path: Path) -> None:
         pd.DataFrame(rows).to_csv(f, index=False, float_format="%.6f")
 
 
+def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: Path | None = None, tile: int = 128,
+                    use_amp: bool = True, distance: metrics.VGGDistance | None = None,
+                    lpips_metric: metrics.LPIPSMetric | None = None,
+                    on_error: Callable[[str], None] = print,
+                    on_images: Callable[[str, dict[str, torch.Tensor]], object] | None = None,
+                    device: str | torch.device = "cpu") -> list[dict]:
+    """Score bicubic and every model on HR images, the convention of :func:`convention` (the CLI's ``--hr``).
+
+    Each HR image is cropped to a multiple of the scale, degraded with :func:`helpers.degrade.bicubic_down`
+    (or paired with its LR image in ``lr_dir``), upscaled with :func:`upscale_tiled` and scored. Returns one
+    row per image and method (``image``, ``method``, PSNR-Y, SSIM-Y, PSNR-RGB, VGG-dist, LPIPS), then per
+    method a ``mean (n)`` row. ``on_images(stem, {method: (3, sH, sW) in [0, 1]})`` sees the outputs; a bad
+    image is reported to ``on_error`` and skipped.
+    """
+    scale = models[0].scale
+    per_method: dict[str, list[dict]] = {"bicubic": [], **{lm.name: [] for lm in models}}
+    for path in progress(hr_files, desc="evaluate", unit="img"):
+        try:
+            hr = mod_crop(read_image(path)[0], scale)
+            if lr_dir:
+                lr = read_image(find_lr(lr_dir, path.stem, scale))[0]
+                if tuple(lr.shape[-2:]) != (hr.shape[-2] // scale, hr.shape[-1] // scale):
+                    raise UpscaleError(f"{path.name}: LR is {lr.shape[-2]}x{lr.shape[-1]}, HR (cropped to a multiple "
+                                       f"of {scale}) is {hr.shape[-2]}x{hr.shape[-1]}: not a {scale}x pair.")
+            else:
+                lr = degrade.bicubic_down(hr[None], scale)[0]
+            for lm in models:
+                if note := check_size(lr, lm, path.name):
+                    tqdm.write(f"note: {note}", file=sys.stderr)
+            srs = {"bicubic": degrade.upsample(lr[None], scale)[0]}
+            for lm in models:
+                srs[lm.name] = upscale_tiled(lm, lr, tile, use_amp)
+            hr = hr.to(device)
+            dists = vgg_distances(distance, hr, {k: v.to(device) for k, v in srs.items()}) if distance else {}
+            for name, sr in srs.items():
+                row = metrics.sr_metrics(sr[None].to(device), hr[None], scale, None, lpips_metric)
+                if distance is not None:
+                    row = {**{k: row[k] for k in ("PSNR-Y", "SSIM-Y", "PSNR-RGB")}, distance.name: dists[name],
+                           **{k: v for k, v in row.items() if k == "LPIPS"}}
+                per_method[name].append({"image": path.stem, "method": name, **row})
+            if on_images is not None:
+                on_images(path.stem, srs)
+        except (UpscaleError, FileNotFoundError, ValueError) as err:
+            on_error(str(err))
+    return with_means(per_method)
+
+
+def with_means(per_method: dict[str, list[dict]]) -> list[dict]:
+    """Each method's rows followed by a ``mean (n)`` row (numbers averaged, text kept)."""
+    rows = []
+    for name, method_rows in per_method.items():
+        if not method_rows:
+            continue
+        rows += method_rows
+        mean = {"image": f"mean ({len(method_rows)})", "method": name}
+        for key, value in method_rows[0].items():
+            if key not in mean:
+                mean[key] = (float(np.mean([r[key] for r in method_rows])) if isinstance(value, float) else value)
+        rows.append(mean)
+    return rows
+
+
 # --------------------------------------------------------------------------- command line
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m helpers.upscale", description=__doc__.split("\n\n")[0],
@@ -327,6 +401,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a checkpoint saved by notebook 02, 03 or 04 (repeat for several)")
     p.add_argument("--out", required=True, type=Path, help="folder for the PNGs (and metrics.csv)")
     p.add_argument("--hr", type=Path, help="evaluation: folder of HR images (degraded as in training)")
+    p.add_argument("--dataset", choices=sorted(SR_BENCHMARKS), help="evaluation on a standard test set (HR "
+                   "images downloaded once to $SRGAN_DATA; offline: says where to place them)")
     p.add_argument("--lr", type=Path, help="evaluation with your own LR images, paired with --hr by file stem")
     p.add_argument("--scale", type=int, help="refuse checkpoints of another scale (default in evaluation: the "
                                              "first model's)")
@@ -336,24 +412,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
+    if args.hr and args.dataset:
+        p.error("give either --hr DIR or --dataset NAME, not both.")
     if args.lr and not args.hr:
         p.error("--lr needs --hr (the HR images to compare with).")
-    if args.hr and args.inputs:
-        p.error("give either INPUT files/folders to upscale or --hr DIR to evaluate, not both.")
-    if not args.hr and not args.inputs:
-        p.error("nothing to do: give INPUT files/folders, or --hr DIR to evaluate.")
+    evaluating = bool(args.hr or args.dataset)
+    if evaluating and args.inputs:
+        p.error("give either INPUT files/folders to upscale or --hr DIR / --dataset NAME to evaluate, not both.")
+    if not evaluating and not args.inputs:
+        p.error("nothing to do: give INPUT files/folders, or --hr DIR / --dataset NAME to evaluate.")
     if args.tile < 1:
         p.error("--tile must be >= 1.")
     stems = [Path(m).stem for m in args.model]
     if len(set(stems)) != len(stems):
         p.error(f"two checkpoints share a file name ({stems}): outputs are named after it; rename one.")
-    if args.hr and (args.out / CSV_NAME).exists() and not args.overwrite:
+    if evaluating and (args.out / CSV_NAME).exists() and not args.overwrite:
         p.error(f"{args.out / CSV_NAME} exists: pass --overwrite or choose another --out.")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    evaluating = bool(args.hr or args.dataset)
     failures = 0
 
     def fail(msg: str) -> None:
@@ -365,11 +445,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.model:
         try:
             lm = load_model(path, args.device)
-            scale = args.scale or (models[0].scale if args.hr and models else None)
+            scale = args.scale or (models[0].scale if evaluating and models else None)
             if scale and lm.scale != scale:
                 raise UpscaleError(f"{path} is a {lm.scale}x model but this run is {scale}x "
                                    f"({'--scale' if args.scale else 'the first model'}): run it separately"
-                                   f"{'' if args.hr is None else ' with its own --out'}.")
+                                   f"{' with its own --out' if evaluating else ''}.")
             models.append(lm)
         except UpscaleError as err:
             fail(str(err))
@@ -389,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         save_image(sr, target)
 
     planned: set[Path] = set()
-    if not args.hr:  # ---------------------------------------------------------------- upscale mode
+    if not evaluating:  # ------------------------------------------------------------- upscale mode
         files, errors = expand_inputs(args.inputs)
         for msg in errors:
             fail(msg)
@@ -411,61 +491,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failures else 0
 
     # ------------------------------------------------------------------------------------ evaluation mode
-    scale = models[0].scale
     try:
-        hr_files = list_images(args.hr)
-    except FileNotFoundError as err:
+        hr_dir = sr_benchmark_hr(args.dataset) if args.dataset else args.hr
+        hr_files = list_images(hr_dir)
+    except (FileNotFoundError, DatasetUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     distance = lpips_metric = None
     if not args.no_perceptual:
         distance, lpips_metric = metrics.VGGDistance().to(args.device), metrics.LPIPSMetric()
-    per_method: dict[str, list[dict]] = {"bicubic": [], **{lm.name: [] for lm in models}}
-    for path in progress(hr_files, desc="evaluate", unit="img"):
-        try:
-            hr = mod_crop(read_image(path)[0], scale)
-            if args.lr:
-                lr = read_image(find_lr(args.lr, path.stem, scale))[0]
-                if tuple(lr.shape[-2:]) != (hr.shape[-2] // scale, hr.shape[-1] // scale):
-                    raise UpscaleError(f"{path.name}: LR is {lr.shape[-2]}x{lr.shape[-1]}, HR (cropped to a multiple "
-                                       f"of {scale}) is {hr.shape[-2]}x{hr.shape[-1]}: not a {scale}x pair.")
-            else:
-                lr = degrade.bicubic_down(hr[None], scale)[0]
-            for lm in models:
-                if note := check_size(lr, lm, path.name):
-                    tqdm.write(f"note: {note}", file=sys.stderr)
-            srs = {"bicubic": degrade.upsample(lr[None], scale)[0]}
-            for lm in models:
-                srs[lm.name] = upscale_tiled(lm, lr, args.tile, use_amp).to(args.device)
-            hr = hr.to(args.device)
-            dists = vgg_distances(distance, hr, srs) if distance is not None else {}
-            for name, sr in srs.items():
-                row = metrics.sr_metrics(sr[None].to(args.device), hr[None], scale, None, lpips_metric)
-                if distance is not None:
-                    row = {**{k: row[k] for k in ("PSNR-Y", "SSIM-Y", "PSNR-RGB")}, distance.name: dists[name],
-                           **{k: v for k, v in row.items() if k == "LPIPS"}}
-                per_method[name].append({"image": path.stem, "method": name, **row})
-            for lm in models:
-                save(srs[lm.name], path.stem, lm, planned)
-        except (UpscaleError, FileNotFoundError, ValueError) as err:
-            fail(str(err))
-    rows = []
-    for name, method_rows in per_method.items():
-        if not method_rows:
-            continue
-        rows += method_rows
-        mean = {"image": f"mean ({len(method_rows)})", "method": name}
-        for key, value in method_rows[0].items():
-            if key not in mean:
-                mean[key] = (float(np.mean([r[key] for r in method_rows])) if isinstance(value, float) else value)
-        rows.append(mean)
+    rows = evaluate_images(models, hr_files, lr_dir=args.lr, tile=args.tile, use_amp=use_amp, distance=distance,
+                           lpips_metric=lpips_metric, on_error=fail,
+                           on_images=lambda stem, srs: [save(srs[lm.name], stem, lm, planned) for lm in models],
+                           device=args.device)
     if rows:
-        header = convention(scale, args.lr, distance, lpips_metric, models)
+        header = convention(models[0].scale, args.lr, distance, lpips_metric, models)
         print_table(rows, header)
         write_csv(rows, header, args.out / CSV_NAME)
         print(f"written: {args.out / CSV_NAME}")
     return 1 if failures else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,7 @@
 """The command-line upscaler (helpers.upscale): checkpoints, tiling, evaluation and bad input."""
+import urllib.error
+import urllib.request
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +10,7 @@ import torch.nn as nn
 from PIL import Image
 
 from helpers import degrade, metrics
-from helpers.data import load_image, mod_crop, save_image
+from helpers.data import DATA_HUB, load_image, mod_crop, save_image, sr_benchmark_hr
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x, build_upscaler
 from helpers.models.wgan import Generator
 from helpers.sr import super_resolve
@@ -21,6 +24,7 @@ from helpers.upscale import (
     read_image,
     receptive_radius,
     upscale_tiled,
+    with_means,
 )
 
 TINY = {"scale": 2, "channels": 4, "n_blocks": 1}
@@ -267,3 +271,44 @@ def test_cli_evaluation_perceptual_columns(tmp_path, ckpt, capsys):
     bicubic = degrade.upsample(degrade.bicubic_down(hr, 2), 2)
     assert df[vgg_col][0] == pytest.approx(float(distance(bicubic, hr)), rel=1e-4)
     assert "LPIPS" in df.columns
+
+
+def test_cli_dataset_offline_fails_fast_with_where_to_put_it(tmp_path, ckpt, capsys, monkeypatch):
+    monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "data"))
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    assert main(["--model", str(ckpt), "--dataset", "set5", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "'set5' is not available" in err and str(tmp_path / "data" / "set5") in err and "Set5_HR.tar.gz" in err
+
+
+def test_cli_dataset_uses_the_placed_files(tmp_path, ckpt, capsys, monkeypatch):
+    monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "data"))
+    root = tmp_path / "data" / "set14"
+    (root / "Set14_HR").mkdir(parents=True)
+    (root / ".unpacked").touch()
+    write_rgb(root / "Set14_HR" / "baboon.png", 32, 36)
+    out = tmp_path / "o"
+    assert main(["--model", str(ckpt), "--dataset", "set14", "--out", str(out), "--no-perceptual", "--fp32"]) == 0
+    df = pd.read_csv(out / "metrics.csv", comment="#")
+    assert list(df["image"]) == ["baboon", "mean (1)"] * 2
+
+
+def test_sr_benchmark_urls_and_names():
+    assert DATA_HUB["set5"][0].endswith("/eugenesiow/Set5/resolve/main/data/Set5_HR.tar.gz")
+    assert DATA_HUB["urban100"][0].endswith("/Urban100_HR.tar.gz")
+    with pytest.raises(ValueError, match="set5, set14, bsd100, urban100"):
+        sr_benchmark_hr("div2k")
+    with pytest.raises(SystemExit):
+        main(["--model", "x.pt", "--dataset", "set5", "--hr", "d", "--out", "o"])
+
+
+def test_with_means_averages_numbers_and_keeps_text():
+    rows = with_means({"bicubic": [{"image": "a", "method": "bicubic", "PSNR-Y": 20.0, "LPIPS": "n/a"},
+                                   {"image": "b", "method": "bicubic", "PSNR-Y": 30.0, "LPIPS": "n/a"}],
+                       "empty": []})
+    assert rows[-1] == {"image": "mean (2)", "method": "bicubic", "PSNR-Y": 25.0, "LPIPS": "n/a"}
+    assert len(rows) == 3
