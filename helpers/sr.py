@@ -8,7 +8,7 @@ Images are ``(B, 3, H, W)`` RGB in ``[0, 1]``; a model maps LR ``(B, 3, h, w)`` 
   whose rows carry the cumulative training time (wall ``train_s`` and process ``cpu_s``).
 * :func:`evaluate`: the series' metrics row (PSNR-Y / SSIM-Y with border = scale, VGG-dist, LPIPS or
   "unavailable offline") plus the SR images.
-* :func:`load_upscaler`: rebuild a model saved with :class:`helpers.train.Checkpoint` by notebook 02 / 03.
+* :func:`save_upscalers` / :func:`load_upscaler`: the self-describing checkpoints of notebooks 02 / 03 and back.
 
 Written out in notebook 02 (``# twin:`` cells) and imported by 03: :func:`course_losses` (the two losses and
 the metrics), :func:`macs_per_lr_pixel` (the cost of a forward pass), :func:`train_fixed_steps` (one Adam run of
@@ -23,6 +23,7 @@ import copy
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -183,6 +184,43 @@ def load_upscaler(path: str | os.PathLike, device: torch.device | str = "cpu") -
     model = build_upscaler(meta["architecture"], **meta.get("kwargs", {}))
     model.load_state_dict(saved["state"]["model"])
     return model.to(device).eval(), meta
+
+
+#: The generators notebooks 02 and 03 save: file key -> (model name in the notebook, architecture, loss weights).
+SAVED_UPSCALERS = {
+    "perceptual": ("course perceptual", "course", {"pixel": 0.0, "perceptual": 1.0, "tv": 0.0}),
+    "mse": ("course MSE", "course", {"pixel": 1.0, "perceptual": 0.0, "tv": 0.0}),
+    "pixelshuffle_mse": ("PixelShuffle MSE", "PixelShuffleUpscaler", {"pixel": 1.0, "perceptual": 0.0, "tv": 0.0}),
+}
+
+
+def save_upscalers(out: str | os.PathLike, scale: int, models: Mapping[str, nn.Module],
+                   histories: Mapping[str, History], results: Mapping[str, Mapping], vgg_source: str,
+                   **settings) -> dict[str, str]:
+    """Save the generators of :data:`SAVED_UPSCALERS` as ``<out>/upscale<scale>x_<key>.pt``; return key -> file name.
+
+    Self-describing checkpoints (:class:`helpers.train.Checkpoint`, atomic; a file from other settings is moved
+    to a backup name, never overwritten): the meta holds ``architecture`` ("course" = ``Upscale2x`` /
+    ``Upscale4x``), ``kwargs``, ``scale``, ``steps``, ``loss_weights``, the VGG source and ``settings``
+    (profile, crop, batch size, seed), so :func:`load_upscaler` and ``python -m helpers.upscale`` rebuild them.
+    """
+    from .models.upscalers import build_upscaler
+    from .train import Checkpoint
+
+    saved = {}
+    for key, (name, arch, weights) in SAVED_UPSCALERS.items():
+        architecture, kwargs = (f"Upscale{scale}x", {}) if arch == "course" else (arch, {"scale": scale})
+        shapes = {k: v.shape for k, v in build_upscaler(architecture, **kwargs).state_dict().items()}
+        if shapes != {k: v.shape for k, v in models[name].state_dict().items()}:
+            raise ValueError(f"{name} is not a {architecture}({kwargs}): its checkpoint would not load again; "
+                             "save it with helpers.train.Checkpoint and its own meta.")
+        meta = {"architecture": architecture, "kwargs": kwargs, "scale": scale,
+                "steps": int(histories[name].last("step")), **settings, "loss_weights": weights,
+                "vgg_source": vgg_source if weights["perceptual"] else "not used"}
+        ckpt = Checkpoint(Path(out) / f"upscale{scale}x_{key}.pt", meta, on_mismatch="backup")
+        ckpt.load()  # moves a file made with other settings aside instead of overwriting it silently
+        saved[key] = ckpt.save(meta["steps"], {"model": models[name]}, histories[name], metrics=results[name]).name
+    return saved
 
 
 def course_losses(device: torch.device | str = "cpu") -> tuple[dict[str, SRLoss], VGGPerceptualLoss,

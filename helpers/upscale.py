@@ -334,16 +334,17 @@ def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: 
                     lpips_metric: metrics.LPIPSMetric | None = None,
                     on_error: Callable[[str], None] = print,
                     on_images: Callable[[str, dict[str, torch.Tensor]], object] | None = None,
-                    device: str | torch.device = "cpu") -> list[dict]:
+                    device: str | torch.device = "cpu", scale: int | None = None) -> list[dict]:
     """Score bicubic and every model on HR images, the convention of :func:`convention` (the CLI's ``--hr``).
 
     Each HR image is cropped to a multiple of the scale, degraded with :func:`helpers.degrade.bicubic_down`
     (or paired with its LR image in ``lr_dir``), upscaled with :func:`upscale_tiled` and scored. Returns one
     row per image and method (``image``, ``method``, PSNR-Y, SSIM-Y, PSNR-RGB, VGG-dist, LPIPS), then per
     method a ``mean (n)`` row. ``on_images(stem, {method: (3, sH, sW) in [0, 1]})`` sees the outputs; a bad
-    image is reported to ``on_error`` and skipped.
+    image is reported to ``on_error`` and skipped. ``scale`` defaults to the first model's (with no models:
+    bicubic alone, ``scale`` required).
     """
-    scale = models[0].scale
+    scale = scale or models[0].scale
     per_method: dict[str, list[dict]] = {"bicubic": [], **{lm.name: [] for lm in models}}
     for path in progress(hr_files, desc="evaluate", unit="img"):
         try:

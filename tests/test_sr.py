@@ -8,8 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import metrics
-from helpers.models.upscalers import PixelShuffleUpscaler
+from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x
 from helpers.sr import (
+    SAVED_UPSCALERS,
     FineTunePlayground,
     SRLoss,
     base_psnr_ladder,
@@ -22,13 +23,14 @@ from helpers.sr import (
     plot_curves_with_baseline,
     plot_psnr_per_cpu_second,
     results_table,
+    save_upscalers,
     sr_grid,
     super_resolve,
     train_fixed_steps,
     train_for_cpu_budget,
     train_upscaler,
 )
-from helpers.train import Checkpoint, TrainingDiverged
+from helpers.train import Checkpoint, History, TrainingDiverged
 
 
 def fixed_pair():
@@ -325,3 +327,33 @@ def test_course_losses_mse_and_perceptual(capsys):
     assert (losses["perceptual"].pixel, losses["perceptual"].perceptual) == (0.0, 1.0)
     assert losses["perceptual"].perceptual_loss is perceptual and perceptual.layer_weights == {"relu3_3": 1.0}
     assert isinstance(distance, metrics.VGGDistance) and isinstance(lpips_metric, metrics.LPIPSMetric)
+
+
+def test_save_upscalers_writes_self_describing_checkpoints(tmp_path, capsys):
+    torch.manual_seed(0)
+    models = {"course perceptual": Upscale2x(), "course MSE": Upscale2x(),
+              "PixelShuffle MSE": PixelShuffleUpscaler(scale=2)}
+    histories = {}
+    for i, name in enumerate(models):
+        histories[name] = History()
+        histories[name].log(10 + i, loss=1.0)
+    results = {name: {"PSNR-Y": 30.0 + i} for i, name in enumerate(models)}
+    saved = save_upscalers(tmp_path, 2, models, histories, results, "hed", profile="smoke", seed=3)
+    assert saved == {"perceptual": "upscale2x_perceptual.pt", "mse": "upscale2x_mse.pt",
+                     "pixelshuffle_mse": "upscale2x_pixelshuffle_mse.pt"}
+    lr = torch.rand(1, 3, 8, 8)
+    for key, (name, _, weights) in SAVED_UPSCALERS.items():
+        model, meta = load_upscaler(tmp_path / saved[key])
+        assert meta["steps"] == histories[name].last("step") and meta["loss_weights"] == weights
+        assert meta["scale"] == 2 and meta["profile"] == "smoke" and meta["seed"] == 3
+        assert meta["vgg_source"] == ("hed" if key == "perceptual" else "not used")
+        with torch.no_grad():
+            assert torch.allclose(model(lr), models[name].eval()(lr), atol=1e-6)
+    assert load_upscaler(tmp_path / saved["mse"])[1]["architecture"] == "Upscale2x"
+    assert load_upscaler(tmp_path / saved["pixelshuffle_mse"])[1]["kwargs"] == {"scale": 2}
+    # other settings: the old file is kept under a backup name, never overwritten
+    save_upscalers(tmp_path, 2, models, histories, results, "hed", profile="quick", seed=3)
+    assert len(list(tmp_path.glob("upscale2x_mse.pt.bak-*"))) == 1
+    models["PixelShuffle MSE"] = PixelShuffleUpscaler(scale=2, channels=4, n_blocks=1)
+    with pytest.raises(ValueError, match="would not load again"):
+        save_upscalers(tmp_path, 2, models, histories, results, "hed", profile="quick", seed=3)
