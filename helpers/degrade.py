@@ -110,3 +110,46 @@ def colour_shift(img: torch.Tensor, delta: tuple[float, float, float]) -> torch.
     """Add a constant per RGB channel (e.g. ``(0.05, 0, -0.05)`` warms the image), then clamp."""
     _check_batch(img)
     return (img + torch.tensor(delta, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)).clamp(0, 1)
+
+
+# Introduced in notebook 08 (SRResCycGAN, seed 003): the "unknown" real-world degradation of its LR domain.
+REALWORLD_RANGES = {"blur_sigma": (0.6, 1.6), "noise_sigma": (0.01, 0.04), "jpeg_quality": (50, 90)}
+
+
+def realworld_degrade(hr: torch.Tensor, scale: int = 4, generator: torch.Generator | None = None,
+                      blur_sigma: tuple[float, float] = REALWORLD_RANGES["blur_sigma"],
+                      noise_sigma: tuple[float, float] = REALWORLD_RANGES["noise_sigma"],
+                      jpeg_quality: tuple[int, int] = REALWORLD_RANGES["jpeg_quality"],
+                      ) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """A random, per-image "real-world" degradation (notebook 08): for each image of ``(B, 3, H, W)`` in ``[0, 1]``
+
+    1. Gaussian blur (:func:`gaussian_blur`) with ``sigma ~ U(blur_sigma)`` HR pixels,
+    2. antialiased bicubic downsampling by ``scale`` (:func:`bicubic_down`),
+    3. Gaussian noise (:func:`add_gaussian_noise`) with ``sigma ~ U(noise_sigma)`` (in ``[0, 1]`` units),
+    4. JPEG (:func:`jpeg`) at an integer quality ``~ U{jpeg_quality[0], ..., jpeg_quality[1]}``.
+
+    All random numbers (the three parameters, then the noise) come from ``generator`` image by image, so a seeded
+    ``torch.Generator`` gives the same LR images on every machine (held-out sets stay fixed). A range ``(a, a)``
+    fixes a parameter. Returns ``(lr (B, 3, H/scale, W/scale), [{"blur_sigma", "noise_sigma", "jpeg_quality"}, ...])``.
+    """
+    _check_batch(hr)
+    check_divisible(hr.shape[-2], hr.shape[-1], scale)
+    for name, (lo, hi) in (("blur_sigma", blur_sigma), ("noise_sigma", noise_sigma), ("jpeg_quality", jpeg_quality)):
+        if lo > hi or lo < 0:
+            raise ValueError(f"{name} range {(lo, hi)} must be (low, high) with 0 <= low <= high.")
+    if blur_sigma[0] <= 0 or not 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 95:
+        raise ValueError(f"blur_sigma must be > 0 and jpeg_quality within 1-95, got {blur_sigma}, {jpeg_quality}.")
+
+    def uniform(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=generator))
+
+    out, params = [], []
+    for img in hr:
+        p = {"blur_sigma": uniform(*blur_sigma), "noise_sigma": uniform(*noise_sigma),
+             "jpeg_quality": int(torch.randint(jpeg_quality[0], jpeg_quality[1] + 1, (), generator=generator))}
+        x = bicubic_down(gaussian_blur(img[None], p["blur_sigma"]), scale)
+        if p["noise_sigma"] > 0:
+            x = add_gaussian_noise(x, p["noise_sigma"], generator)
+        out.append(jpeg(x, p["jpeg_quality"]))
+        params.append(p)
+    return torch.cat(out), params

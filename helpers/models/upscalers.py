@@ -123,14 +123,20 @@ def build_upscaler(name: str, **kwargs) -> nn.Module:
     """A model from its class name and constructor arguments (what checkpoints store in their meta).
 
     Besides :data:`ARCHITECTURES`, ``"WGANGenerator"`` builds notebook 04's
-    :class:`helpers.models.wgan.Generator` (imported here, since ``wgan`` imports this module).
+    :class:`helpers.models.wgan.Generator` and ``"SRResDNet"`` notebook 08's G_HR
+    :class:`helpers.models.srrescycgan.SRResDNet` (imported here, since both modules import this one).
     """
     if name == "WGANGenerator":
         from .wgan import Generator
 
         return Generator(**kwargs)
+    if name == "SRResDNet":  # notebook 08's G_HR (srrescycgan imports this module)
+        from .srrescycgan import SRResDNet
+
+        return SRResDNet(**kwargs)
     if name not in ARCHITECTURES:
-        raise ValueError(f"Unknown upscaler {name!r}: use one of {', '.join([*ARCHITECTURES, 'WGANGenerator'])}.")
+        raise ValueError(f"Unknown upscaler {name!r}: use one of "
+                         f"{', '.join([*ARCHITECTURES, 'WGANGenerator', 'SRResDNet'])}.")
     return ARCHITECTURES[name](**kwargs)
 
 
