@@ -64,7 +64,7 @@ if device.type == "cpu":
     torch.set_num_threads(1)  # these networks are tiny: one thread avoids the cost of syncing threads on a busy CPU
 SIZE, Z_DIM = 16, 64  # images 16x16 (the 8x8 digits upsampled), latent codes of 64 numbers
 steps_fc = P.pick(smoke=150, quick=1000, full=6000)
-steps_dc = P.pick(smoke=150, quick=1000, full=6000)
+steps_dc = P.pick(smoke=150, quick=3000, full=8000)
 steps_fail = P.pick(smoke=60, quick=400, full=2000)  # each failure-mode run
 n_eval = P.pick(smoke=500, quick=1000, full=1000)  # generated samples scored at every refresh
 eval_every = P.pick(smoke=50, quick=250, full=500)
@@ -306,11 +306,13 @@ def sample(G: nn.Module, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
 
 
 def train_gan(G, D, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g_loss="non_saturating",
-              batch_size=64, name="GAN", state=None, win_patience=100):
+              batch_size=64, name="GAN", state=None, win_patience=100, augment=None):
     """Alternating GAN training; returns a namespace with history, fixed-noise snapshots and a stop message.
 
     ``state`` (a previous result) continues a run: same history, new optimisers with the given rates.
+    ``augment`` (e.g. ``translate``) transforms every batch D sees, real and generated alike.
     """
+    aug = augment or (lambda x: x)
     res = state or SimpleNamespace(hist=helpers.History(), snaps={}, stopped=None, step=0)
     loss_d_fn = helpers.GANLoss("vanilla", real_label=real_label)  # one-sided smoothing: D's real targets only
     loss_g_fn = helpers.GANLoss("vanilla")
@@ -327,7 +329,7 @@ def train_gan(G, D, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g
                 x = real_pm1[torch.randint(len(real_pm1), (batch_size,), device=device)]
                 with helpers.autocast(device):
                     fake = G(torch.randn(batch_size, G.z_dim, device=device)).detach()
-                    d_real, d_fake = D(x), D(fake)
+                    d_real, d_fake = D(aug(x)), D(aug(fake))
                 loss_d = loss_d_fn(d_real, True) + loss_d_fn(d_fake, False)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
@@ -335,7 +337,7 @@ def train_gan(G, D, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g
             # --- G step: D frozen; non-saturating = BCE with label "real"; saturating = minimise log(1 - D)
             set_requires_grad(D, False)
             with helpers.autocast(device):
-                d_gen = D(G(torch.randn(batch_size, G.z_dim, device=device)))
+                d_gen = D(aug(G(torch.randn(batch_size, G.z_dim, device=device))))
             loss_g = loss_g_fn(d_gen, True) if g_loss == "non_saturating" else -loss_g_fn(d_gen, False)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -399,15 +401,49 @@ plt.show()
 
 # %% [markdown]
 # ## DCGAN
-# Radford et al.'s settings (Adam 2e-4, β₁ = 0.5, batch 64 here vs their 128). One deviation, measured while
-# preparing this notebook: on 1,438 training digits the discriminator overfits and wins quickly; giving it
-# half the generator's learning rate (`lr_d = 1e-4`, the slider "lr ratio" below) keeps the game balanced.
+# Radford et al.'s settings (Adam 2e-4, β₁ = 0.5, batch 64 here vs their 128), with two changes for a data set
+# of only 1,438 training digits, both measured while preparing this notebook:
+#
+# * The discriminator overfits and wins quickly; half the generator's learning rate (`lr_d = 1e-4`, the slider
+#   "lr ratio" below) keeps the game balanced.
+# * It also *memorises* the few real digits, so its feedback stops improving the generator: without the change
+#   below, the classifier's mean confidence in the samples stalls at about 0.56–0.59 after 500 steps, however
+#   long we train (tried up to 2,500 steps, a generator and discriminator twice as wide, weight averaging).
+#   **Differentiable augmentation** (Zhao et al. 2020, "DiffAugment") fixes this: every batch the discriminator
+#   sees, real *and* generated, is shifted by a random whole number of pixels (up to 2 of 16 here). The real
+#   data look like 5× more data to $D$, and because the shift is a differentiable indexing operation, $G$'s
+#   gradient flows through it. The samples themselves are never shifted.
+
+# %%
+def translate(x: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
+    """Shift each image of ``(B, C, H, W)`` in ``[-1, 1]`` by its own random ``(dy, dx)`` in
+    ``[-max_shift, max_shift]``; uncovered pixels get the background ``-1``. Differentiable in ``x``."""
+    b, c, h, w = x.shape
+    shift = torch.randint(-max_shift, max_shift + 1, (b, 2), device=x.device)
+    padded = F.pad(x, [max_shift] * 4, value=-1.0)
+    rows = torch.arange(h, device=x.device) + max_shift - shift[:, :1]  # (B, H): source row of each output row
+    cols = torch.arange(w, device=x.device) + max_shift - shift[:, 1:]  # (B, W)
+    return padded[torch.arange(b, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[:, None, None],
+                  rows[:, None, :, None], cols[:, None, None, :]]
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+dot = -torch.ones(256, 1, SIZE, SIZE)
+dot[:, :, 8, 8] = 1.0  # one bright pixel on the background
+moved = translate(dot)
+where = moved.flatten(1).argmax(1)
+dy, dx = where // SIZE - 8, where % SIZE - 8
+print("shape kept:", tuple(moved.shape), "| one bright pixel each:", bool(((moved > 0).sum((1, 2, 3)) == 1).all()))
+print("shifts within ±2:", bool((dy.abs() <= 2).all() and (dx.abs() <= 2).all()),
+      "| all 25 shifts occur:", len(set(zip(dy.tolist(), dx.tolist()))) == 25,
+      "| max_shift=0 is the identity:", torch.equal(translate(dot, 0), dot))
 
 # %%
 helpers.seed_everything(seed)
 G_dc, D_dc = DCGenerator(Z_DIM, SIZE), DCDiscriminator(SIZE)
 t0, c0 = time.perf_counter(), time.process_time()
-dc = train_gan(G_dc, D_dc, steps_dc, lr_g=2e-4, lr_d=1e-4, name="DCGAN")
+dc = train_gan(G_dc, D_dc, steps_dc, lr_g=2e-4, lr_d=1e-4, name="DCGAN", augment=translate)
 t_dc, cpu_dc = time.perf_counter() - t0, time.process_time() - c0
 print(f"DCGAN: {dc.step} steps in {t_dc:.0f} s wall, {cpu_dc:.0f} s CPU (bf16 autocast, channels_last); "
       f"covered {dc.score.covered}/10, mean confidence {dc.score.mean_confidence:.3f}")
@@ -463,28 +499,29 @@ print(f"Bar (quick profile): DCGAN covers >= 9 classes with mean confidence >= 0
       f"({dc.score.covered}/10, {dc.score.mean_confidence:.3f}; {dc.step} steps, {t_dc:.0f} s wall, {cpu_dc:.0f} s CPU)")
 
 # %% [markdown]
-# The DCGAN trained for about one CPU minute (1,000 steps in `quick`); Radford et al. trained for epochs over
+# The DCGAN trained for about 1.5 CPU minutes (3,000 steps in `quick`); Radford et al. trained for epochs over
 # hundreds of thousands of images on a GPU. Its samples cover all the digits (the fully connected GAN covers
-# few), but the classifier is much less sure of them than of real digits (mean confidence about 0.56 vs 0.94):
-# strokes wobble and some samples sit between two classes.
+# few), and the classifier is less sure of them than of real digits (compare the two rows of the table):
+# strokes wobble and some samples sit between two classes. The line above says whether this run met the
+# series' bar for `quick` (≥ 9 classes and mean confidence ≥ 0.7).
 #
-# **The issue's bar (≥ 9 classes *and* mean confidence ≥ 0.7 in `quick`) is not met**: coverage is, the
-# confidence is not. What we measured while preparing this notebook (1,000 scored samples, seed 0, `quick`
-# budget; bf16 autocast and `channels_last` are on, one DCGAN step costs about 25 ms of CPU):
+# What we measured while preparing this notebook, in a script with the same networks, losses and settings
+# (1,000 scored samples, seed 0; covered classes / mean confidence; one step ≈ 30 ms of CPU with bf16 autocast):
 #
-# | setting | step 500 | step 1000 | step 1500 |
+# | setting | step 1,000 | step 2,000 | step 3,000 |
 # |---|---|---|---|
-# | this DCGAN (lr_G 2e-4, lr_D 1e-4) | 10 / 0.567 | 10 / 0.559 | n/a |
-# | + linear lr decay to 0 over the second half | 10 / 0.567 | 10 / 0.556 | n/a |
-# | lr_D 2e-4 + one-sided label smoothing 0.9 | 10 / 0.516 | 10 / 0.469 | n/a |
-# | lr_D 2e-4, ndf 64 (a stronger D) | 9 / 0.470 | n/a | n/a |
+# | DCGAN, lr_G 2e-4, lr_D 1e-4, no augmentation | 10 / 0.576 | 10 / 0.578 | n/a (0.558 at 2,500) |
+# | + an exponential moving average of G's weights (0.99) | 10 / 0.571 | 10 / 0.574 | n/a |
+# | twice as wide (ngf = ndf = 64), no augmentation | 10 / 0.561 | 10 / 0.590 | n/a |
+# | **+ DiffAugment translation ±2 px** (this notebook) | 10 / 0.640 | 10 / 0.687 | 10 / 0.723 |
+# | + translation and an 8×8 cutout | 10 / 0.634 | 10 / 0.675 | 10 / 0.684 |
 #
-# (covered classes / mean confidence.) The confidence stops rising at about 0.56 after some 500 steps, so
-# more steps within the 4-minute budget do not reach 0.7 either (hence 1,000 steps, not 1,500), and neither
-# did the balance changes we tried. We did not change the classifier or the definition of confidence to pass.
-# Our reading: at 16×16 with about 1,400 training digits, the generator's blurry, in-between strokes are
-# exactly what the classifier was taught to be unsure about (it saw blends of two digits with a uniform
-# target). The `full` profile (6,000 steps) and the panel below are the places to push further.
+# Without augmentation the confidence stalls at about 0.57 whatever we tried (also: linear learning-rate decay,
+# one-sided label smoothing, a stronger D); with the shifts it rises to about 0.70 and stays there (0.70-0.72
+# from 2,500 to 4,000 steps in the script; a linear learning-rate decay over the second half did not add to it).
+# That is right at the bar, so whether a run passes depends on the seed and the last few hundred steps: the run
+# above reached 0.697 and misses it by 0.003. We did not change the classifier or the definition of confidence
+# to pass. The `full` profile (8,000 steps) and the panel below (try "D's shift" 0 vs 2) show the trend.
 
 # %% [markdown]
 # ## Walking through the latent space
@@ -547,9 +584,9 @@ plt.show()
 # %% [markdown]
 # In the `quick` run this is a **partial** collapse, not a total one: the z=2 generator covers 5 of 10 classes
 # (the DCGAN 10), five digits (0, 2, 4, 5, 7) never come out confidently, and one digit (a 3) takes 19 % of
-# all samples against at most 9 % for the DCGAN, while the mean confidence (0.53) stays close to the DCGAN's
-# (0.57): the images are as digit-like as before, there are just fewer kinds of them. A grid of 16 samples
-# would hardly show it; the coverage number does.
+# all samples against at most 12 % for the DCGAN. Its mean confidence (0.53) is lower than the DCGAN's too, but
+# that alone would not tell a collapse from a weaker generator; a grid of 16 samples would hardly show it
+# either. The coverage number and the histogram do.
 
 # %% [markdown]
 # ## Failure mode 2: vanishing gradients of the saturating loss
@@ -624,7 +661,9 @@ print("against a confident D, the saturating loss gives a generator gradient at 
 # Continue training the DCGAN for N steps with your settings, and watch its fixed noise batch and the score:
 # * **lr ratio** = lr_D / lr_G (lr_G stays 2e-4): a fast discriminator starves $G$, a slow one lets $G$ drift;
 # * **D steps per G step** (rounded to an integer): WGAN uses 5; with BCE it tends to make $D$ win;
-# * **real label**: 1.0 is plain BCE, 0.9 is one-sided label smoothing.
+# * **real label**: 1.0 is plain BCE, 0.9 is one-sided label smoothing;
+# * **D's shift (px)**: the DiffAugment translation (0 switches it off; watch the confidence over a few hundred
+#   steps).
 # Each click continues from where the last one stopped (the first call starts from the trained DCGAN).
 
 # %%
@@ -634,12 +673,15 @@ panel_state = SimpleNamespace(G=copy.deepcopy(G_dc), D=copy.deepcopy(D_dc), res=
 def continue_training(weights: dict[str, float], steps: int) -> None:
     d_steps = max(1, round(weights["D steps per G step"]))
     lr_d = 2e-4 * weights["lr ratio D/G"]
+    shift = round(weights["D's shift (px)"])
     before = score_samples(classifier, sample(panel_state.G, n_eval))
     res = train_gan(panel_state.G, panel_state.D, steps, lr_g=2e-4, lr_d=lr_d, d_steps=d_steps,
-                    real_label=weights["real label"], name="panel")
+                    real_label=weights["real label"], name="panel",
+                    augment=(lambda x: translate(x, shift)) if shift else None)
     panel_state.res = res
     after = res.score
-    print(f"lr_D {lr_d:.1e}, {d_steps} D step(s) per G step, real label {weights['real label']:.2f}, {steps} steps")
+    print(f"lr_D {lr_d:.1e}, {d_steps} D step(s) per G step, real label {weights['real label']:.2f}, "
+          f"D's shift {shift} px, {steps} steps")
     print(f"covered {before.covered} -> {after.covered} of 10, mean confidence "
           f"{before.mean_confidence:.3f} -> {after.mean_confidence:.3f}" + (f"; {res.stopped}" if res.stopped else ""))
     fig, axes = plt.subplots(1, 16, figsize=(9, 0.8))
@@ -651,7 +693,8 @@ def continue_training(weights: dict[str, float], steps: int) -> None:
 
 panel = helpers.LossWeightPanel({"lr ratio D/G": helpers.Slider(0.5, 0.1, 10.0, 0.1, log=True),
                                  "D steps per G step": helpers.Slider(1, 1, 5, 1),
-                                 "real label": helpers.Slider(1.0, 0.7, 1.0, 0.05)},
+                                 "real label": helpers.Slider(1.0, 0.7, 1.0, 0.05),
+                                 "D's shift (px)": helpers.Slider(2, 0, 4, 1)},
                                 continue_training, steps=P.pick(smoke=20, quick=100, full=200), max_steps=1000)
 display(panel)
 panel.run(inline=True)  # once with the defaults, so batch runs show the result
@@ -688,6 +731,8 @@ print(f"done in {elapsed:.0f} s wall, {cpu_elapsed:.0f} s CPU; metrics in {out /
 #   non-saturating loss because the game's own term has no gradient when the generator is losing.
 # * A DCGAN (strided / transposed convolutions, BatchNorm, LeakyReLU 0.2, Adam 2e-4 β₁ 0.5) learns digits in
 #   a few CPU minutes; a classifier trained on real digits measures it: classes covered, confidence, histogram.
+# * With only 1,438 real images the discriminator memorises them; shifting every image it sees by a few pixels
+#   (DiffAugment, Zhao et al. 2020) keeps its feedback useful, and the samples' confidence keeps rising.
 # * Mode collapse (here provoked by a 2-number latent code and a 10x faster generator) shows as few covered
 #   classes and a lopsided histogram at unchanged confidence; the saturating loss shows as a generator
 #   gradient orders of magnitude smaller against a confident discriminator.
@@ -695,3 +740,4 @@ print(f"done in {elapsed:.0f} s wall, {cpu_elapsed:.0f} s CPU; metrics in {out /
 # **Exercises.** (1) Train at 32×32 (`SIZE = 32`): what changes in time and score? (2) Replace linear by
 # spherical interpolation of the codes: does the middle of a row look sharper? (3) Find the largest latent
 # dimension that still collapses with lr_G 2e-3, and check whether it collapses at lr_G 2e-4. (4) Swap BCE for LSGAN (`GANLoss("lsgan")`) and compare the coverage curve.
+# (5) Train the DCGAN without the translation (`augment=None`): where does the confidence stop?
