@@ -1,0 +1,35 @@
+"""Benchmarks behind ``make bench`` (not part of ``make test``): training-step time of every model of the
+series the course's way and this project's way (:mod:`benchmarks.step_time`), held-out PSNR-Y per training
+CPU-second (:mod:`benchmarks.time_to_quality`), and a headless-Chromium screenshot of the run report
+(:mod:`benchmarks.screenshot`). Results go to ``benchmarks/results/`` as CSV and PNG; ``benchmarks/README.md``
+quotes them with the machine they were measured on.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, str | int | float]:
+    """What a result depends on: CPU model, logical CPUs, torch version and threads, load average, time."""
+    import torch
+
+    load1, load5, load15 = os.getloadavg()
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count() or 0, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "load1": round(load1, 2), "load5": round(load5, 2),
+            "load15": round(load15, 2), "date": time.strftime("%Y-%m-%d %H:%M:%S")}

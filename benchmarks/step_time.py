@@ -1,0 +1,608 @@
+"""Training-step time of every model of the series, the course's way against this project's way.
+
+    python -m benchmarks.step_time [--repeats 7] [--warmup 2] [--only wgan,dcgan]
+
+Each model is trained at the ``quick`` profile's crop and batch of the notebook that trains it, and one
+*training step* (every network of the model updated once, data loading included) is timed two ways:
+
+* **course**: as the course documents write it: fp32, default (NCHW) memory format, the perceptual loss
+  resizing output and target to 224x224 before VGG16 (seed 001's ``VGG16PerceptualLoss``), and every training
+  crop decoded from its PNG file when it is drawn (a ``Dataset.__getitem__`` that opens the file);
+* **project**: this project's choices: ``channels_last``, bf16 autocast on the CPU (AMP on CUDA, not measured
+  here) via :func:`helpers.train.autocast`, VGG features at the crop's own resolution and only up to the layer used,
+  target features once without gradients, the training photos decoded once and held in memory
+  (:class:`helpers.data.RandomCrops`); notebooks 05, 07, 08 and 10 also set one torch thread for their small
+  networks, and so does their project way here.
+
+The two ways are measured interleaved (one course step, one project step, ...) so that a change in the
+machine's load hits both; each reported time is the median of ``--repeats`` steps after ``--warmup`` steps.
+The convolutions' multiply-accumulates of one step are counted with forward hooks (forward, input gradient
+and weight gradient where autograd needs them; the gradient penalty's second-order terms are not counted),
+and their throughput is compared with a peak measured on the same machine before and after the cases (large
+``torch.matmul`` and a 3x3 convolution, bf16 and fp32; the higher of the two is the reference).
+Writes ``results/step_time.csv``, ``results/peak.csv``, ``results/step_time.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from benchmarks import RESULTS, machine_info
+from helpers import data as hdata
+from helpers.data import from_pm1, to_pm1  # noqa: F401  (documented range conventions)
+from helpers.features import VGGFeatures
+from helpers.losses import GANLoss, VGGPerceptualLoss, gradient_penalty, tv_loss
+from helpers.train import autocast, set_requires_grad, to_channels_last
+
+MODES = ("course", "project")
+Step = Callable[[], None]
+
+
+# --------------------------------------------------------------------------- data, both ways
+class FileCrops:
+    """The course's data path: every crop opens and decodes its PNG (``Dataset.__getitem__``), then crops and
+    flips it; batches as :class:`helpers.data.RandomCrops` makes them ``(lr, hr)``. Same RNG use as RandomCrops."""
+
+    def __init__(self, paths: list[Path], size: int, scale: int, batch_size: int, seed: int = 0):
+        self.paths, self.size, self.scale, self.batch_size = paths, size, scale, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _randint(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator))
+
+    def crop(self) -> torch.Tensor:
+        img = hdata.load_image(self.paths[self._randint(len(self.paths))])
+        h, w = img.shape[-2:]
+        top, left = self._randint(h - self.size + 1), self._randint(w - self.size + 1)
+        patch = img[:, top:top + self.size, left:left + self.size]
+        return patch.flip(-1) if self._randint(2) else patch
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return hdata.make_pair(torch.stack([self.crop() for _ in range(self.batch_size)]), self.scale)
+
+
+def train_paths() -> list[Path]:
+    root = hdata.build_sample_data()
+    return sorted((root / "train").glob("*.png"))
+
+
+def crops(mode: str, size: int, scale: int, batch: int):
+    if mode == "course":
+        return FileCrops(train_paths(), size, scale, batch)
+    return hdata.RandomCrops(hdata.sample_images("train"), size, scale, batch,
+                             generator=torch.Generator().manual_seed(0))
+
+
+def perceptual(mode: str) -> VGGPerceptualLoss:
+    """Seed 001's loss (VGG16 relu3_3, L1): with the resize to 224 (course) or at native size (project)."""
+    vgg = VGGFeatures(("relu3_3",))
+    if mode == "project":
+        vgg = to_channels_last(vgg)
+    return VGGPerceptualLoss(vgg=vgg, resize=224 if mode == "course" else None)
+
+
+def prepare(mode: str, *modules: nn.Module) -> None:
+    if mode == "project":
+        for m in modules:
+            to_channels_last(m)
+
+
+def amp(mode: str):
+    return autocast("cpu") if mode == "project" else contextlib.nullcontext()
+
+
+def cl(mode: str, *tensors: torch.Tensor):
+    return to_channels_last(*tensors) if mode == "project" else (tensors[0] if len(tensors) == 1 else tensors)
+
+
+# --------------------------------------------------------------------------- the models' training steps
+@dataclass
+class Case:
+    name: str
+    notebook: str
+    setting: str                       # crop / batch as the quick profile sets them
+    build: Callable[[str], tuple[Step, list[nn.Module]]]
+    threads: dict[str, int] = field(default_factory=dict)  # per mode, if the notebook sets it
+
+
+def sr_case(model_fn: Callable[[], nn.Module], scale: int, crop: int, batch: int, loss: str):
+    def build(mode: str):
+        torch.manual_seed(0)
+        model = model_fn()
+        perc = perceptual(mode) if loss == "perceptual" else None
+        prepare(mode, model)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        data = crops(mode, crop, scale, batch)
+
+        def step():
+            lr, hr = cl(mode, *next(data))
+            with amp(mode):
+                sr = model(lr)
+                value = perc(sr, hr) if perc is not None else F.mse_loss(sr.float(), hr.float())
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+        return step, [model] + ([perc.vgg] if perc is not None else [])
+    return build
+
+
+def wgan_build(mode: str):
+    """Notebook 04: one critic step (Wasserstein + 10 * GP in fp32) and one generator step
+    (perceptual + 0.1 TV - 0.01 critic score), Adam(1e-4, (0.5, 0.9)), gradients clipped to norm 1."""
+    from helpers.models.wgan import Critic, Generator
+
+    torch.manual_seed(0)
+    g, c = Generator(), Critic()
+    perc = perceptual(mode)
+    prepare(mode, g, c)
+    opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(c.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    data = crops(mode, 96, 4, 8)
+
+    def step():
+        lr, hr = cl(mode, *next(data))
+        set_requires_grad(g, False)
+        set_requires_grad(c, True)
+        with torch.no_grad(), amp(mode):
+            fake = g(lr).float()
+        with amp(mode):
+            wasserstein = -c(hr).float().mean() + c(fake).float().mean()
+        penalty, _ = gradient_penalty(c, hr.float(), fake)
+        loss_c = wasserstein + 10 * penalty
+        opt_c.zero_grad(set_to_none=True)
+        loss_c.backward()
+        nn.utils.clip_grad_norm_(c.parameters(), 1.0)
+        opt_c.step()
+        set_requires_grad(c, False)
+        set_requires_grad(g, True)
+        with amp(mode):
+            out = g(lr)
+            loss_g = perc(out, hr) + 0.1 * tv_loss(out.float()) - 0.01 * c(out).float().mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        nn.utils.clip_grad_norm_(g.parameters(), 1.0)
+        opt_g.step()
+    return step, [g, c, perc.vgg]
+
+
+def dcgan_build(mode: str):
+    """Notebook 05: DCGAN at 16x16, z of 64, batch 64; one D step (real and fake) and one G step
+    (non-saturating), Adam(2e-4, (0.5, 0.999)); the real images are held in memory either way."""
+    from helpers.models.dcgan import DCDiscriminator, DCGenerator
+
+    torch.manual_seed(0)
+    g, d = DCGenerator(64, 16), DCDiscriminator(16)
+    prepare(mode, g, d)
+    bce = GANLoss("vanilla")
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = torch.rand(1000, 1, 16, 16) * 2 - 1
+
+    def step():
+        x = real[torch.randint(len(real), (64,))]
+        set_requires_grad(d, True)
+        with amp(mode):
+            fake = g(torch.randn(64, 64)).detach()
+            d_real, d_fake = d(cl(mode, x)), d(fake)
+        loss_d = bce(d_real, True) + bce(d_fake, False)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        set_requires_grad(d, False)
+        with amp(mode):
+            d_gen = d(g(torch.randn(64, 64)))
+        loss_g = bce(d_gen, True)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    return step, [g, d]
+
+
+def pix2pix_build(mode: str):
+    """Notebook 06 (quick): U-Net (1 -> 3 channels, 6 levels, ngf 16, instance norm) and a PatchGAN on the
+    4-channel (edges, photo) pair (ndf 16, 3 layers, batch norm), crops 64, batch 8; one D step (loss halved),
+    one G step (GAN + 100 L1 in [-1, 1]), Adam(2e-4, (0.5, 0.999)). The grey image stands in for the edges."""
+    from helpers.models.patchgan import NLayerDiscriminator
+    from helpers.models.unet import UnetGenerator
+
+    torch.manual_seed(0)
+    g, d = UnetGenerator(1, 3, num_downs=6, ngf=16, norm="instance"), NLayerDiscriminator(4, ndf=16, n_layers=3)
+    prepare(mode, g, d)
+    bce = GANLoss("vanilla")
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    data = crops(mode, 64, 1, 8)
+
+    def step():
+        _, photo = next(data)
+        x, y = cl(mode, to_pm1(photo.mean(1, keepdim=True)), to_pm1(photo))
+        with amp(mode):
+            fake = g(x)
+        set_requires_grad(d, True)
+        with amp(mode):
+            loss_d = 0.5 * (bce(d(torch.cat([x, y], 1)), True) + bce(d(torch.cat([x, fake.detach()], 1)), False))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        set_requires_grad(d, False)
+        with amp(mode):
+            loss_g = bce(d(torch.cat([x, fake], 1)), True) + 100 * F.l1_loss(fake.float(), y.float())
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    return step, [g, d]
+
+
+def cyclegan_build(mode: str):
+    """Notebook 07 (quick): two ResnetGenerators (ngf 8, 2 blocks, skip) and two PatchGANs (ndf 8, instance
+    norm), crops 32, batch 4; one step of both generators (LSGAN + 10 * cycle L1) and of both discriminators
+    (loss halved), Adam(2e-4, (0.5, 0.999)). Domain B is the colour-inverted crop (only the shapes matter)."""
+    from helpers.models.cyclegan import ResnetGenerator
+    from helpers.models.patchgan import NLayerDiscriminator
+
+    torch.manual_seed(0)
+    g_ab, g_ba = (ResnetGenerator(3, 3, ngf=8, n_blocks=2, skip=True) for _ in range(2))
+    d_a, d_b = (NLayerDiscriminator(3, ndf=8, n_layers=3, norm="instance") for _ in range(2))
+    prepare(mode, g_ab, g_ba, d_a, d_b)
+    lsgan = GANLoss("lsgan")
+    opt_g = torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=2e-4, betas=(0.5, 0.999))
+    data = crops(mode, 32, 1, 4)
+
+    def step():
+        _, photo = next(data)
+        a, b = cl(mode, to_pm1(photo), to_pm1(1 - photo))
+        set_requires_grad([d_a, d_b], False)
+        with amp(mode):
+            fake_b, fake_a = g_ab(a), g_ba(b)
+            rec_a, rec_b = g_ba(fake_b), g_ab(fake_a)
+            loss_g = (lsgan(d_b(fake_b), True) + lsgan(d_a(fake_a), True)
+                      + 10 * (F.l1_loss(rec_a.float(), a.float()) + F.l1_loss(rec_b.float(), b.float())))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        set_requires_grad([d_a, d_b], True)
+        with amp(mode):
+            loss_d = 0.5 * (lsgan(d_b(b), True) + lsgan(d_b(fake_b.detach()), False)
+                            + lsgan(d_a(a), True) + lsgan(d_a(fake_a.detach()), False))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+    return step, [g_ab, g_ba, d_a, d_b]
+
+
+def srrescycgan_build(mode: str):
+    """Notebook 08 (quick): G_HR = SRResDNet (PixelShuffleUpscaler 4x + a 32-channel, 2-block refinement),
+    G_LR = DegradationGenerator (32, 2), D_HR / D_LR PatchGANs (ndf 32, 3 / 2 layers); crops 64, batch 8. One
+    generator step (adversarial, VGG relu2_2 MSE, gradient TV, content, both cycles, identity) and one step of
+    both discriminators, Adam(1e-4), as the notebook writes it; the VGG loss is the notebook's (no resize)."""
+    from helpers.degrade import bicubic_down, upsample
+    from helpers.models.patchgan import NLayerDiscriminator
+    from helpers.models.srrescycgan import DegradationGenerator, SRResDNet, gradient_tv_loss
+
+    torch.manual_seed(0)
+    g_hr, g_lr = SRResDNet(4, {}, channels=32, n_blocks=2), DegradationGenerator(4, 32, 2)
+    d_hr, d_lr = NLayerDiscriminator(3, 32, n_layers=3), NLayerDiscriminator(3, 32, n_layers=2)
+    vgg = VGGFeatures(("relu2_2",))
+    prepare(mode, g_hr, g_lr, d_hr, d_lr, vgg)
+    bce = GANLoss("vanilla")
+    opt_g = torch.optim.Adam([*g_hr.parameters(), *g_lr.parameters()], lr=1e-4)
+    opt_d = torch.optim.Adam([*d_hr.parameters(), *d_lr.parameters()], lr=1e-4)
+    data = crops(mode, 64, 4, 8)
+
+    def step():
+        y, _ = next(data)          # unpaired: LR from one crop, HR from another
+        _, x = next(data)
+        y, x = cl(mode, y, x)
+        set_requires_grad([d_hr, d_lr], False)
+        with amp(mode):
+            fake_hr = g_hr(y)
+            rec_lr = g_lr(fake_hr)
+            fake_lr = g_lr(x)
+            rec_hr = g_hr(fake_lr)
+            s = g_hr(fake_lr.detach())
+            adv = bce(d_hr(fake_hr), True) + bce(d_lr(fake_lr), True)
+            with torch.no_grad():
+                f_x = vgg(x)["relu2_2"].float()
+            per = F.mse_loss(vgg(s)["relu2_2"].float(), f_x)
+            idt = F.l1_loss(g_hr(bicubic_down(x, 4)).float(), x) + F.l1_loss(g_lr(upsample(y, 4)).float(), y)
+        s, x32 = s.float(), x.float()
+        cyc = F.l1_loss(rec_lr.float(), y.float()) + F.l1_loss(rec_hr.float(), x32)
+        loss_g = (1e-3 * per + 1e-2 * adv + gradient_tv_loss(s, x32) + 10 * F.l1_loss(s, x32) + 5 * cyc + idt)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        set_requires_grad([d_hr, d_lr], True)
+        with amp(mode):
+            loss_d = 0.5 * (bce(d_hr(x), True) + bce(d_hr(fake_hr.detach()), False)) \
+                + 0.5 * (bce(d_lr(y), True) + bce(d_lr(fake_lr.detach()), False))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+    return step, [g_hr, g_lr, d_hr, d_lr, vgg]
+
+
+def progan_build(mode: str):
+    """Notebook 10 (quick): progressive GAN (G channels 64, 32, 16; D mirrored) at its last stage (16x16) in
+    the middle of the fade-in (alpha 0.5), batch 32; one critic step (WGAN-GP, lambda 10, penalty in fp32,
+    drift 1e-3) and one generator step, Adam(1e-3, (0, 0.99)); the real images are held in memory either way."""
+    from helpers.models.progan import Discriminator, Generator, stage_reals
+
+    torch.manual_seed(0)
+    g, d = Generator(64, (64, 32, 16)), Discriminator((16, 32, 64))
+    prepare(mode, g, d)
+    opt_g = torch.optim.Adam(g.parameters(), lr=1e-3, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.0, 0.99))
+    real_pm1 = torch.rand(1000, 1, 16, 16) * 2 - 1
+    expand, alpha = 2, 0.5
+
+    def step():
+        real = cl(mode, stage_reals(real_pm1[torch.randint(len(real_pm1), (32,))], expand, alpha))
+        with amp(mode):
+            fake = g(torch.randn(32, 64), expand, alpha).detach()
+            d_real, d_fake = d(real, expand, alpha).float(), d(fake, expand, alpha).float()
+        penalty, _ = gradient_penalty(lambda x: d(x, expand, alpha), real, fake.float())
+        loss_d = -(d_real.mean() - d_fake.mean()) + 10 * penalty + 1e-3 * d_real.pow(2).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        set_requires_grad(d, False)
+        with amp(mode):
+            loss_g = -d(g(torch.randn(32, 64), expand, alpha), expand, alpha).float().mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        set_requires_grad(d, True)
+    return step, [g, d]
+
+
+def optional_cases() -> list[Case]:
+    """Models added to the series later (notebook 08's SRResCycGAN, notebook 10's progressive GAN), if their
+    helpers modules exist in this checkout."""
+    found = []
+    here = Path(__file__).resolve().parent.parent / "helpers" / "models"
+    if (here / "srrescycgan.py").exists():
+        found.append(Case("SRResCycGAN G_HR + G_LR + 2 PatchGAN", "08", "crop 64, batch 8", srrescycgan_build,
+                          threads={"project": 1}))
+    if (here / "progan.py").exists():
+        found.append(Case("ProGAN G + D (16x16 fade-in, GP)", "10", "16x16, batch 32", progan_build,
+                          threads={"project": 1}))
+    return found
+
+
+def cases() -> list[Case]:
+    from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x
+
+    return [
+        Case("Upscale2x, MSE", "02", "crop 64, batch 8", sr_case(Upscale2x, 2, 64, 8, "mse")),
+        Case("Upscale2x, perceptual", "02", "crop 64, batch 8", sr_case(Upscale2x, 2, 64, 8, "perceptual")),
+        Case("PixelShuffleUpscaler 2x, MSE", "02", "crop 64, batch 8",
+             sr_case(lambda: PixelShuffleUpscaler(2), 2, 64, 8, "mse")),
+        Case("Upscale4x, MSE", "03", "crop 64, batch 8", sr_case(Upscale4x, 4, 64, 8, "mse")),
+        Case("Upscale4x, perceptual", "03", "crop 64, batch 8", sr_case(Upscale4x, 4, 64, 8, "perceptual")),
+        Case("PixelShuffleUpscaler 4x, MSE", "03", "crop 64, batch 8",
+             sr_case(lambda: PixelShuffleUpscaler(4), 4, 64, 8, "mse")),
+        Case("WGAN-GP Generator + Critic", "04", "crop 96, batch 8", wgan_build),
+        Case("DCGAN G + D", "05", "16x16, batch 64", dcgan_build, threads={"project": 1}),
+        Case("pix2pix U-Net + PatchGAN", "06", "crop 64, batch 8", pix2pix_build),
+        Case("CycleGAN 2 ResnetGen + 2 PatchGAN", "07", "crop 32, batch 4", cyclegan_build, threads={"project": 1}),
+        *optional_cases(),
+    ]
+
+
+# --------------------------------------------------------------------------- counting and timing
+def conv_macs(step: Step, modules: list[nn.Module]) -> int:
+    """Multiply-accumulates of the convolutions in one call of ``step``: forward, plus the input gradient
+    when the input needs one and the weight gradient when the weight is trained."""
+    total, hooks = 0, []
+
+    def hook(module, inputs, output):
+        nonlocal total
+        x, w = inputs[0], module.weight
+        k = w.shape[2] * w.shape[3]
+        if isinstance(module, nn.ConvTranspose2d):   # weight (in, out / groups, kh, kw)
+            fwd = x.numel() * w.shape[1] * k
+        else:                                        # weight (out, in / groups, kh, kw)
+            fwd = output.numel() * w.shape[1] * k
+        mult = 1
+        if torch.is_grad_enabled() and output.requires_grad:
+            mult += int(x.requires_grad) + int(w.requires_grad)
+        total += fwd * mult
+
+    seen = set()
+    for root in modules:
+        for m in root.modules():
+            w = getattr(m, "weight", None)
+            is_conv = "Conv" in type(m).__name__ and isinstance(w, torch.Tensor) and w.ndim == 4
+            if is_conv and id(m) not in seen:
+                seen.add(id(m))
+                hooks.append(m.register_forward_hook(hook))
+    try:
+        step()
+    finally:
+        for h in hooks:
+            h.remove()
+    return total
+
+
+@contextlib.contextmanager
+def threads(n: int | None):
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def measure(case: Case, repeats: int, warmup: int) -> dict[str, object]:
+    built = {}
+    for mode in MODES:
+        with threads(case.threads.get(mode)):
+            built[mode] = case.build(mode)
+    row: dict[str, object] = {"model": case.name, "notebook": case.notebook, "setting": case.setting}
+    for mode in MODES:
+        step, modules = built[mode]
+        with threads(case.threads.get(mode)):
+            row[f"{mode}_conv_gmac"] = conv_macs(step, modules) / 1e9
+            for _ in range(warmup):
+                step()
+    wall = {m: [] for m in MODES}
+    cpu = {m: [] for m in MODES}
+    load_before = os.getloadavg()[0]
+    for _ in range(repeats):
+        for mode in MODES:
+            with threads(case.threads.get(mode)):
+                t0, c0 = time.perf_counter(), time.process_time()
+                built[mode][0]()
+                wall[mode].append(time.perf_counter() - t0)
+                cpu[mode].append(time.process_time() - c0)
+    for mode in MODES:
+        row[f"{mode}_ms"] = 1000 * statistics.median(wall[mode])
+        row[f"{mode}_cpu_ms"] = 1000 * statistics.median(cpu[mode])
+        row[f"{mode}_threads"] = case.threads.get(mode) or torch.get_num_threads()
+        row[f"{mode}_gflops"] = 2 * row[f"{mode}_conv_gmac"] / (row[f"{mode}_ms"] / 1000)
+    row["speedup"] = row["course_ms"] / row["project_ms"]
+    row["cpu_speedup"] = row["course_cpu_ms"] / row["project_cpu_ms"]
+    row["meets_2x"] = row["speedup"] >= 2.0
+    row["load1_before"] = round(load_before, 2)
+    row["load1_after"] = round(os.getloadavg()[0], 2)
+    return row
+
+
+def peak(repeats: int = 5) -> list[dict[str, object]]:
+    """GFLOP/s of a 2048^3 matmul and of a 3x3 convolution 64 -> 64 on (8, 64, 128, 128), forward only."""
+    rows = []
+    n = 2048
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        times = []
+        for i in range(repeats + 1):
+            t0 = time.perf_counter()
+            torch.matmul(a, b)
+            if i:
+                times.append(time.perf_counter() - t0)
+        rows.append({"kernel": f"matmul {n}x{n}x{n}", "dtype": str(dtype).split(".")[1],
+                     "gflops": 2 * n**3 / statistics.median(times) / 1e9})
+    conv = nn.Conv2d(64, 64, 3, padding=1).eval()
+    x = torch.randn(8, 64, 128, 128)
+    macs = 8 * 64 * 128 * 128 * 64 * 9
+    for label, cm, dtype in (("fp32 NCHW", False, None), ("bf16 autocast channels_last", True, torch.bfloat16)):
+        m, inp = (to_channels_last(conv, x) if cm else (conv, x))
+        times = []
+        with torch.no_grad(), (torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()):
+            for i in range(repeats + 1):
+                t0 = time.perf_counter()
+                m(inp)
+                if i:
+                    times.append(time.perf_counter() - t0)
+        rows.append({"kernel": "conv3x3 64->64 (8,64,128,128)", "dtype": label,
+                     "gflops": 2 * macs / statistics.median(times) / 1e9})
+    return rows
+
+
+def plot(rows: list[dict[str, object]], peaks: list[dict[str, object]], path: Path, info: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["model"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * len(rows) + 1.8), sharey=True)
+    y = range(len(rows))
+    speed = [r["speedup"] for r in rows]
+    ax1.barh(y, speed, color=["#2a7" if s >= 2 else "#c63" for s in speed])
+    ax1.axvline(2, color="k", linestyle="--", linewidth=1, label="bar: 2x")
+    ax1.axvline(1, color="gray", linewidth=0.8)
+    for i, s in enumerate(speed):
+        ax1.text(s, i, f" {s:.2f}x", va="center", fontsize=8)
+    ax1.set_yticks(list(y), names, fontsize=8)
+    ax1.invert_yaxis()
+    ax1.set_xlabel("training-step speed-up, project / course (wall, median)")
+    ax1.legend(fontsize=8, loc="lower right")
+    ax2.barh([i - 0.2 for i in y], [r["course_gflops"] for r in rows], height=0.4, label="course (fp32)")
+    ax2.barh([i + 0.2 for i in y], [r["project_gflops"] for r in rows], height=0.4, label="project (bf16, CL)")
+    pk = {(p["kernel"].split()[0], p["dtype"]): p["gflops"] for p in peaks}
+    for (kernel, dtype), v in pk.items():
+        if kernel == "matmul":
+            ax2.axvline(v, linestyle=":", color="k" if dtype == "float32" else "purple", linewidth=1)
+            ax2.text(v, -0.7, f"matmul {dtype}", fontsize=7, rotation=0, ha="right")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("achieved conv GFLOP/s in a training step (log)")
+    ax2.legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"{info['cpu']}, {info['torch_threads']} threads, torch {info['torch']}; "
+                 f"load average {info['load1']} (shared machine)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--only", default="", help="comma-separated substrings of model names")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(0)
+    info = machine_info()
+    print("machine:", info)
+    peaks = [{**p, "when": "before", "load1": round(os.getloadavg()[0], 2)} for p in peak()]
+    for p in peaks:
+        print(f"peak {p['kernel']:<32} {p['dtype']:<28} {p['gflops']:8.1f} GFLOP/s")
+    selected = [c for c in cases() if not args.only or any(s.strip().lower() in c.name.lower()
+                                                           for s in args.only.split(","))]
+    rows = []
+    for case in selected:
+        row = measure(case, args.repeats, args.warmup)
+        row.update({k: info[k] for k in ("cpu", "torch", "torch_threads")})
+        rows.append(row)
+        print(f"{case.name:<36} course {row['course_ms']:8.1f} ms  project {row['project_ms']:7.1f} ms  "
+              f"x{row['speedup']:.2f} (CPU x{row['cpu_speedup']:.2f})  conv GFLOP/s {row['course_gflops']:.1f} -> "
+              f"{row['project_gflops']:.1f}  load {row['load1_before']}", flush=True)
+    peaks += [{**p, "when": "after", "load1": round(os.getloadavg()[0], 2)} for p in peak()]
+    best_peak = max(p["gflops"] for p in peaks)  # the machine's best moment: the fairest reference
+    for row in rows:
+        row["project_pct_of_best_peak"] = 100 * row["project_gflops"] / best_peak
+        row["course_pct_of_fp32_peak"] = 100 * row["course_gflops"] / max(
+            p["gflops"] for p in peaks if p["dtype"] == "float32")
+    write_csv(out / "step_time.csv", rows)
+    write_csv(out / "peak.csv", [{**p, **{k: info[k] for k in ("cpu", "torch", "torch_threads")}} for p in peaks])
+    best = {}
+    for p in peaks:
+        key = (p["kernel"], p["dtype"])
+        best[key] = max(best.get(key, p), p, key=lambda q: q["gflops"])
+    plot(rows, list(best.values()), out / "step_time.png", machine_info())
+    met = [r["model"] for r in rows if r["meets_2x"]]
+    print(f"{len(met)}/{len(rows)} models at least 2x faster: {', '.join(met) or 'none'}")
+    print(f"wrote {out / 'step_time.csv'}, {out / 'peak.csv'}, {out / 'step_time.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""The run report (helpers.report.build_report) on a tiny fake run folder: it parses, every image it shows
+exists, the leaderboard copies the metrics.json numbers exactly and sorts / highlights them, a failed notebook
+is marked, a missing figure is named instead of breaking the page."""
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from helpers import report
+
+BOARD_4X = {
+    "bicubic": {"PSNR-Y": 24.123456789, "SSIM-Y": 0.6512345, "VGG-dist": 0.4123, "LPIPS": "unavailable offline"},
+    "Upscale4x MSE": {"PSNR-Y": 25.987654321, "SSIM-Y": 0.7012345, "VGG-dist": 0.3876,
+                      "LPIPS": "unavailable offline", "checkpoint": "03_upscale_4x/upscale4x_mse.pt"},
+    "WGAN-GP": {"PSNR-Y": 23.5, "SSIM-Y": 0.61, "VGG-dist": 0.2011, "LPIPS": "unavailable offline",
+                "checkpoint": "04_wgan_gp_upscaler/missing.pt"},
+    "PixelShuffle MSE": {"PSNR-Y": 26.25, "SSIM-Y": 0.72, "VGG-dist": 0.39, "LPIPS": 0.3,
+                         "checkpoint": "03_upscale_4x/pixelshuffle.pt"},
+}
+BOARD_2X = {"bicubic": {"PSNR-Y": 30.0, "SSIM-Y": 0.9, "VGG-dist": 0.1, "LPIPS": 0.2},
+            "Upscale2x MSE": {"PSNR-Y": 31.25, "SSIM-Y": 0.91, "VGG-dist": 0.09, "LPIPS": 0.15}}
+CONVENTION = "3 held-out photos (cat, coffee, portrait), central 256x256 crops; border = scale; BT.601 Y"
+
+
+class Page(HTMLParser):
+    """Collects images, links, element ids, and every leaderboard cell with a data-col attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.links, self.ids, self.cells = [], [], [], []
+        self.model = self.cell = None
+        self.board, self.in_h3 = "", False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "img":
+            self.imgs.append(a["src"])
+        if tag == "a" and "href" in a:
+            self.links.append(a["href"])
+        if tag == "h3":
+            self.in_h3, self.board = True, ""
+        if tag == "tr":
+            self.model = a.get("data-model")
+        if tag == "td" and "data-col" in a:
+            self.cell = {"board": self.board, "model": self.model, "col": a["data-col"], "value": a.get("data-value"),
+                         "class": a.get("class", ""), "text": ""}
+
+    def handle_data(self, data):
+        if self.in_h3:
+            self.board += data
+        if self.cell is not None:
+            self.cell["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "h3":
+            self.in_h3 = False
+        if tag == "td" and self.cell is not None:
+            self.cells.append(self.cell)
+            self.cell = None
+
+
+def fake_run(tmp_path: Path) -> tuple[Path, list[dict]]:
+    run = tmp_path / "20260101-000000"
+    results = []
+
+    def notebook(name: str, status: str = "ok", seconds: float = 12.0, files=(), **metrics):
+        folder = run / name
+        folder.mkdir(parents=True)
+        for f in files:
+            (folder / f).write_bytes(b"\x89PNG fake")
+        if metrics:
+            report.write_metrics(folder, **metrics)
+        results.append({"name": name, "seconds": seconds, "status": status, "metrics": report.read_metrics(folder)})
+
+    notebook("01_vgg", files=("grid.png", "extra.png"), notebook="01_vgg", profile="smoke", key_figure="grid.png",
+             vgg_weights="hed", loss_ms_native=12.5, distortions={"blur": {"MSE": 0.01, "VGG": 0.5}})
+    notebook("02_upscale_2x", profile="smoke", key_figure="not_saved.png", table={"bicubic": {"PSNR-Y": 30.0}})
+    notebook("03_upscale_4x", files=("grid4.png",), profile="smoke", key_figure="grid4.png")
+    (run / "03_upscale_4x" / "upscale4x_mse.pt").write_bytes(b"ckpt")
+    notebook("11_upscale_your_own", profile="smoke", leaderboard={"4x": BOARD_4X, "2x": BOARD_2X},
+             leaderboard_convention=CONVENTION)
+    notebook("12_broken", status="failed in cell 7: ValueError: boom", seconds=3.0)
+    (run / "browser").mkdir()
+    (run / "browser" / "p_before.png").write_bytes(b"png")
+    (run / "browser" / "index.json").write_text(json.dumps(
+        [{"notebook": "02_upscale_2x", "panel": "loss weights", "before": "p_before.png", "after": "p_after.png"},
+         {"notebook": "01", "panel": "run-relative paths", "before": "01_vgg/grid.png",
+          "after": "browser/p_before.png"}]))
+    return run, results
+
+
+@pytest.fixture()
+def built(tmp_path):
+    run, results = fake_run(tmp_path)
+    path = report.build_report(run, results)  # the call helpers/run.py makes
+    page = Page()
+    page.feed(path.read_text())
+    page.close()
+    return run, path, page, path.read_text()
+
+
+def test_page_parses_and_every_image_exists(built):
+    run, path, page, text = built
+    assert path == run / "report.html"
+    assert text.startswith("<!doctype html>") and text.rstrip().endswith("</html>")
+    assert page.imgs, "the report shows no image at all"
+    for src in page.imgs:
+        assert (run / unquote(src)).is_file(), src
+    assert sorted(page.imgs) == ["01_vgg/grid.png", "01_vgg/grid.png", "03_upscale_4x/grid4.png",
+                                 "browser/p_before.png", "browser/p_before.png"]
+
+
+def test_every_internal_link_points_at_an_anchor_or_a_file(built):
+    run, _, page, _ = built
+    for href in page.links:
+        if href.startswith("#"):
+            assert href[1:] in page.ids, href
+        else:
+            assert (run / unquote(href)).exists(), href
+    assert "#leaderboard" in page.links and "01_vgg/extra.png" in page.links
+    assert "03_upscale_4x/upscale4x_mse.pt" in page.links          # an existing checkpoint is linked
+    assert "04_wgan_gp_upscaler/missing.pt" not in page.links      # a missing one is only named
+
+
+def test_leaderboard_copies_the_metrics_exactly(built):
+    _, _, page, text = built
+    boards = {"4x": BOARD_4X, "2x": BOARD_2X}
+    cells = [c for c in page.cells if c["value"] is not None]
+    seen = set()
+    for c in cells:
+        assert float(c["value"]) == boards[c["board"]][c["model"]][c["col"]]
+        seen.add((c["board"], c["model"], c["col"]))
+    numeric = {(s, m, k) for s, b in boards.items() for m, r in b.items() for k, v in r.items() if isinstance(v, float)}
+    assert seen == numeric
+    # the displayed text is a rounding of the exact value
+    shown = {(c["board"], c["model"], c["col"]): c["text"] for c in page.cells}
+    assert shown[("4x", "Upscale4x MSE", "PSNR-Y")] == "25.99" and shown[("4x", "bicubic", "PSNR-Y")] == "24.12"
+    assert shown[("4x", "Upscale4x MSE", "SSIM-Y")] == "0.7012" and shown[("2x", "bicubic", "LPIPS")] == "0.2000"
+    assert shown[("4x", "WGAN-GP", "LPIPS")] == "unavailable offline"
+    assert CONVENTION in text and "from <a href='#nb-11_upscale_your_own'>" in text
+
+
+def test_leaderboard_sorted_by_psnr_with_bicubic_and_best_highlighted(built):
+    _, _, page, text = built
+    psnr = [c for c in page.cells if c["col"] == "PSNR-Y"]
+    assert [c["model"] for c in psnr if c["board"] == "4x"] == ["PixelShuffle MSE", "Upscale4x MSE", "bicubic",
+                                                                "WGAN-GP"]
+    assert [c["model"] for c in psnr if c["board"] == "2x"] == ["Upscale2x MSE", "bicubic"]
+    best = {(c["board"], c["model"], c["col"]) for c in page.cells if "best" in c["class"].split()}
+    # highest PSNR-Y / SSIM-Y, lowest VGG-dist / LPIPS, per board
+    assert best == {("4x", "PixelShuffle MSE", "PSNR-Y"), ("4x", "PixelShuffle MSE", "SSIM-Y"),
+                    ("4x", "WGAN-GP", "VGG-dist"), ("4x", "PixelShuffle MSE", "LPIPS"),
+                    ("2x", "Upscale2x MSE", "PSNR-Y"), ("2x", "Upscale2x MSE", "SSIM-Y"),
+                    ("2x", "Upscale2x MSE", "VGG-dist"), ("2x", "Upscale2x MSE", "LPIPS")}
+    assert "<tr class=baseline data-model='bicubic'>" in text
+    assert text.index("id='leaderboard'") < text.index("id='nb-01_vgg'")  # the leaderboard comes first
+
+
+def test_leaderboard_rows_sorting_puts_non_numbers_last():
+    rows = report.leaderboard_rows({"a": {"PSNR-Y": 20.0}, "b": {"PSNR-Y": "n/a"}, "c": {"PSNR-Y": 25.0}, "d": {}})
+    assert [name for name, _ in rows] == ["c", "a", "b", "d"]
+
+
+def test_failed_notebook_and_missing_figure_are_marked(built):
+    _, _, page, text = built
+    section = text[text.index("id='nb-12_broken'"):]
+    assert "FAILED: failed in cell 7: ValueError: boom" in section
+    toc = text[text.index("id='contents'"):text.index("id='leaderboard'")]
+    assert toc.count("FAILED") == 1 and toc.count(">ok<") == 4
+    assert "1 failed" in text
+    nb02 = text[text.index("id='nb-02_upscale_2x'"):text.index("id='nb-03_upscale_4x'")]
+    assert "key figure not_saved.png not found" in nb02 and "<img" not in nb02
+    assert "02_upscale_2x/not_saved.png" not in page.imgs
+
+
+def test_tables_scalars_and_browser_shots(built):
+    _, _, _, text = built
+    nb01 = text[text.index("id='nb-01_vgg'"):text.index("id='nb-02_upscale_2x'")]
+    assert "<h3>distortions</h3>" in nb01 and ">blur<" in nb01 and ">0.01<" in nb01
+    assert "loss_ms_native" in nb01 and ">12.5<" in nb01
+    shots = text[text.index("id='browser'"):]
+    assert "loss weights" in shots and shots.count("after: missing") == 1 and "before: missing" not in shots
+    assert "Browser screenshots of its panels: <a href='#browser'>1 below</a>" in nb01  # matched by "01"
+
+
+def test_unreadable_browser_index_is_named_not_fatal(tmp_path):
+    (tmp_path / "browser").mkdir()
+    (tmp_path / "browser" / "index.json").write_text("{not json")
+    text = report.build_report(tmp_path, []).read_text()
+    assert "browser/index.json is not valid JSON" in text
+
+
+def test_report_without_results_or_extras(tmp_path):
+    path = report.build_report(tmp_path, [])
+    page = Page()
+    page.feed(path.read_text())
+    assert page.imgs == [] and "leaderboard" not in page.ids and "browser" not in page.ids
