@@ -23,8 +23,9 @@ run: $(STAMP)
 	$(BIN)/python -m helpers.run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
 ## make test: lint, unit tests, nbval regression run of every notebook (profile smoke), jupytext sync check
-test: $(STAMP) lint
-	NB_PROFILE=smoke NB_RUN_DIR=$(CURDIR)/runs/nbval $(BIN)/python -m pytest tests notebooks --nbval-lax -q
+test: $(STAMP) $(VENV)/.browser-installed lint
+	NB_PROFILE=smoke NB_RUN_DIR=$(CURDIR)/runs/nbval BROWSER_NOTEBOOKS=01,02 BROWSER_OUT=$(CURDIR)/runs/nbval/browser \
+	  $(BIN)/python -m pytest tests notebooks --nbval-lax -q
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check helpers tests notebooks/*.py
@@ -36,6 +37,26 @@ notebooks: $(STAMP)
 ## make sync: pair every notebook with its py:percent script (the script is the source of truth)
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
+
+## make bench: training-step time course vs project way, time-to-quality, report.png (not part of make test)
+.PHONY: bench
+bench: $(STAMP)
+	SRGAN_NO_BARS=1 $(BIN)/python -m benchmarks.step_time
+	SRGAN_NO_BARS=1 $(BIN)/python -m benchmarks.time_to_quality
+	$(BIN)/python -m benchmarks.screenshot --rebuild
+
+## make browser-test: every notebook's slider panels in a real JupyterLab (headless Chromium, profile smoke);
+## screenshots and index.json in runs/latest/browser/ (BROWSER_OUT=dir to change; BROWSER_NOTEBOOKS=01,02 for some)
+BROWSER_STAMP := $(VENV)/.browser-installed
+BROWSER_NOTEBOOKS ?= all
+.PHONY: browser-test
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install -q -r requirements-browser.txt
+	touch $@
+
+browser-test: $(BROWSER_STAMP)
+	$(BIN)/python tests/browser/browser_test.py --notebooks $(BROWSER_NOTEBOOKS) $(if $(BROWSER_OUT),--out $(BROWSER_OUT))
 
 clean-runs:
 	rm -rf runs
