@@ -59,7 +59,7 @@ from helpers.degrade import upsample
 from helpers.features import VGGFeatures
 from helpers.losses import VGGPerceptualLoss
 from helpers.plots import plot_curves, show_grid
-from helpers.sr import SRLoss, evaluate, train_upscaler
+from helpers.sr import SRLoss, evaluate, load_upscaler, save_upscalers, train_upscaler
 from helpers.train import History, TrainingDiverged, to_channels_last
 from helpers.widgets import LossWeightPanel, Slider
 
@@ -562,6 +562,22 @@ base = base_psnr_ladder(val_lr, val_hr, SCALE, results, histories["course MSE"])
 display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(precision=2))
 
 # %% [markdown]
+# ## Save the generators
+# The three trained 2x generators go to `<run>/02_upscale_2x/upscale2x_<loss>.pt` (`helpers.sr.save_upscalers`:
+# atomic writes, a file from other settings is moved to a backup name). Their meta says how to rebuild them, so
+# `helpers.sr.load_upscaler(path)`, notebook 11 and `python -m helpers.upscale --model <file> photo.jpg --out sr/`
+# use them without this notebook. The slider playground below is not saved.
+
+# %%
+saved = save_upscalers(out, SCALE, models, histories, results, vgg_source, profile=P.name, crop=crop,
+                       batch_size=batch_size, seed=seed)
+print("saved:", saved)
+reloaded, reloaded_meta = load_upscaler(out / "upscale2x_pixelshuffle_mse.pt")
+with torch.no_grad():
+    same = torch.allclose(reloaded(val_lr[:1]), models["PixelShuffle MSE"].eval()(val_lr[:1]), atol=1e-5)
+print("reloaded PixelShuffle generator:", reloaded_meta["architecture"], reloaded_meta["kwargs"], "same output:", same)
+
+# %% [markdown]
 # ## Try it: mix the losses and fine-tune
 # The sliders set $w_\text{pix}$ (MSE or L1), $w_\text{perc}$ and $w_\text{TV}$; "train N steps" continues
 # training **the current model** (at first a copy of the course's perceptual model) with those weights and
@@ -641,7 +657,7 @@ helpers.write_metrics(out, notebook="02_upscale_2x", profile=P.name, vgg_weights
                       lpips=("available" if lpips_metric.available else lpips_metric.reason),
                       crop=crop, batch_size=batch_size, steps=steps, results=results,
                       best_mse_model=best_mse, best_mse_gain_db=gain, course_mse_gain_db=course_gap,
-                      seconds=elapsed, key_figure="grid.png")
+                      checkpoints=saved, seconds=elapsed, key_figure="grid.png")
 print(f"done in {elapsed:.0f} s; metrics in {out / 'metrics.json'}")
 
 # %% [markdown]

@@ -66,6 +66,7 @@ from helpers.sr import (
     plot_curves_with_baseline,
     plot_psnr_per_cpu_second,
     results_table,
+    save_upscalers,
     sr_grid,
     train_fixed_steps,
     train_for_cpu_budget,
@@ -313,25 +314,16 @@ display(panel)
 panel.run(inline=True)  # once with the defaults, so batch runs show the result
 
 # %% [markdown]
-# ## Save the generators for notebook 04
-# Each trained 4x generator goes to `<run>/03_upscale_4x/upscale4x_<loss>.pt` through `helpers.train.Checkpoint`
-# (atomic write; a file from other settings is kept under a backup name). The meta says how to rebuild it;
+# ## Save the generators for notebooks 04, 08 and 11
+# Each trained 4x generator goes to `<run>/03_upscale_4x/upscale4x_<loss>.pt` through `helpers.sr.save_upscalers`
+# (a `helpers.train.Checkpoint`: atomic write; a file from other settings is kept under a backup name). The meta
+# says how to rebuild it (architecture, constructor arguments, scale, profile, steps, loss weights, VGG weights);
 # notebook 04 loads the perceptual one with `helpers.sr.load_upscaler(helpers.output_dir(run_dir, "03_upscale_4x")
 # / "upscale4x_perceptual.pt")`. The slider playground above is not saved.
 
 # %%
-saved = {}
-for key, name, arch, kwargs, weights in (
-        ("perceptual", "course perceptual", "Upscale4x", {}, {"pixel": 0.0, "perceptual": 1.0, "tv": 0.0}),
-        ("mse", "course MSE", "Upscale4x", {}, {"pixel": 1.0, "perceptual": 0.0, "tv": 0.0}),
-        ("pixelshuffle_mse", "PixelShuffle MSE", "PixelShuffleUpscaler", {"scale": SCALE},
-         {"pixel": 1.0, "perceptual": 0.0, "tv": 0.0})):
-    meta = {"architecture": arch, "kwargs": kwargs, "scale": SCALE, "profile": P.name,
-            "steps": int(histories[name].last("step")), "crop": crop, "batch_size": batch_size, "seed": seed,
-            "loss_weights": weights, "vgg_source": vgg_source if weights["perceptual"] else "not used"}
-    ckpt = helpers.Checkpoint(out / f"upscale4x_{key}.pt", meta, on_mismatch="backup")
-    ckpt.load()  # moves a file made with other settings aside instead of overwriting it silently
-    saved[key] = ckpt.save(meta["steps"], {"model": models[name]}, histories[name], metrics=results[name]).name
+saved = save_upscalers(out, SCALE, models, histories, results, vgg_source, profile=P.name, crop=crop,
+                       batch_size=batch_size, seed=seed)
 print("saved:", saved)
 reloaded, reloaded_meta = load_upscaler(out / "upscale4x_perceptual.pt")
 with torch.no_grad():
@@ -372,5 +364,5 @@ print(f"done in {elapsed:.0f} s; metrics in {out / 'metrics.json'}")
 #
 # **Exercises.** (1) Train at the course's 256×256 crops (`crop = 256`) for the same CPU time: fewer, bigger
 # steps; better or worse? (2) Replace the 4x PixelShuffle by two 2x stages (SRResNet). (3) Start the perceptual
-# run from the MSE model's weights instead of from scratch. (4) Load `upscale4x_perceptual.pt` with
-# `helpers.sr.load_upscaler` and upscale one of your own photos.
+# run from the MSE model's weights instead of from scratch. (4) Upscale one of your own photos with
+# `python -m helpers.upscale --model <run>/03_upscale_4x/upscale4x_perceptual.pt photo.jpg --out sr/` or notebook 11.

@@ -575,13 +575,13 @@ print(f"of which the supervised pre-training on guessed pairs: {gain_bicubic - g
       f"the cycle training: {gain_cycle:+.2f} dB")
 
 # %% [markdown]
-# **What the numbers say (quick run, no notebook 03 checkpoint in the run folder).** SRResCycGAN ended +0.27 dB
-# PSNR-Y above bicubic and +0.21 dB above the bicubic-trained model, which itself is only +0.06 dB above bicubic
-# on these inputs (against +0.55 dB on clean bicubic LR). Honestly split: +0.23 dB of it came from the
-# supervised pre-training on the guessed pairs, only +0.04 dB from the 300 unpaired cycle steps; and G_LR's
-# output stayed almost as sharp as bicubic downsampling (high-frequency std 0.058 against 0.057, real LR 0.043),
-# so in this budget the degradation is barely learnt. The paper's 100 k+ GPU iterations are where the cycle does
-# its work; here it fine-tunes.
+# **What the numbers say (the `quick` run after notebook 03, whose PixelShuffle checkpoint is the bicubic-trained
+# model).** SRResCycGAN ended +0.54 dB PSNR-Y above bicubic and +0.28 dB above the bicubic-trained model, which
+# itself is only +0.26 dB above bicubic on these inputs (against +1.24 dB on clean bicubic LR). Honestly split:
+# all of the gain came from the supervised pre-training on the guessed pairs (+0.57 dB); the 300 unpaired cycle
+# steps changed PSNR-Y by -0.02 dB (the lines above print this run's split), and G_LR's output stays almost as
+# sharp as bicubic downsampling (see the high-frequency comparison above), so in this budget the degradation is
+# barely learnt. The paper's 100 k+ GPU iterations are where the cycle does its work; here it fine-tunes.
 
 # %%
 fig = helpers.sr.sr_grid({"bicubic": images["bicubic"], "03 bicubic-trained": images["03 bicubic-trained"],
