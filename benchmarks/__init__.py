@@ -6,6 +6,7 @@ quotes them with the machine they were measured on.
 """
 from __future__ import annotations
 
+import csv
 import os
 import platform
 import time
@@ -33,3 +34,15 @@ def machine_info() -> dict[str, str | int | float]:
     return {"cpu": cpu_model(), "logical_cpus": os.cpu_count() or 0, "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "load1": round(load1, 2), "load5": round(load5, 2),
             "load15": round(load15, 2), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def write_csv(path: Path, rows: list[dict], digits: int = 5) -> None:
+    """Rows of dicts as a CSV (columns in order of first appearance, floats to ``digits`` significant digits)."""
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.{digits}g}" if isinstance(v, float) else v) for k, v in r.items()})

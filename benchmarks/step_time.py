@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import os
 import random
 import statistics
@@ -39,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmarks import RESULTS, machine_info
+from benchmarks import RESULTS, machine_info, write_csv
 from helpers import data as hdata
 from helpers.data import from_pm1, to_pm1  # noqa: F401  (documented range conventions)
 from helpers.features import VGGFeatures
@@ -549,17 +548,6 @@ def plot(rows: list[dict[str, object]], peaks: list[dict[str, object]], path: Pa
     plt.close(fig)
 
 
-def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
-    cols: list[str] = []
-    for r in rows:
-        cols += [c for c in r if c not in cols]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -591,8 +579,9 @@ def main(argv: list[str] | None = None) -> int:
         row["project_pct_of_best_peak"] = 100 * row["project_gflops"] / best_peak
         row["course_pct_of_fp32_peak"] = 100 * row["course_gflops"] / max(
             p["gflops"] for p in peaks if p["dtype"] == "float32")
-    write_csv(out / "step_time.csv", rows)
-    write_csv(out / "peak.csv", [{**p, **{k: info[k] for k in ("cpu", "torch", "torch_threads")}} for p in peaks])
+    write_csv(out / "step_time.csv", rows, digits=4)
+    write_csv(out / "peak.csv", [{**p, **{k: info[k] for k in ("cpu", "torch", "torch_threads")}} for p in peaks],
+              digits=4)
     best = {}
     for p in peaks:
         key = (p["kernel"], p["dtype"])

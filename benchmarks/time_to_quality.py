@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import helpers  # noqa: E402
-from benchmarks import RESULTS, machine_info  # noqa: E402
+from benchmarks import RESULTS, machine_info, write_csv  # noqa: E402
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x  # noqa: E402
 from helpers.sr import (  # noqa: E402
     SRLoss,
@@ -145,17 +145,6 @@ def verdict(rows: list[dict]) -> dict[str, float | bool]:
     mean_diff = statistics.mean(diffs)
     return {"mean fp32 - bf16 (dB)": mean_diff, "seed spread (dB)": spread,
             "within noise": abs(mean_diff) <= max(spread, 0.05)}
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    cols: list[str] = []
-    for r in rows:
-        cols += [c for c in r if c not in cols]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
