@@ -13,7 +13,8 @@ Conventions the report reads:
 * any metrics value that is a dict of dicts is a table (rows = outer keys);
 * ``metrics["leaderboard"] = {"4x": {model: {"PSNR-Y": float, "SSIM-Y": float, "VGG-dist": float,
   "LPIPS": float or "unavailable offline", "checkpoint": "03_upscale_4x/upscale4x_mse.pt"}, ...}, "2x": ...}``
-  and ``metrics["leaderboard_convention"]`` (one line: images, border crop, Y conversion), written by notebook
+  and ``metrics["leaderboard_convention"]`` (one line: images, border crop, Y conversion; or one line per scale
+  as ``{"4x": line, ...}``), written by notebook
   11: shown first, rows sorted by PSNR-Y, the best value of every metric highlighted. Numbers are copied from
   the metrics file (rounded for display; the exact value is in each cell's ``data-value`` attribute);
 * ``<run>/browser/index.json``: a list of ``{"notebook", "panel", "before", "after"}`` with PNG paths relative to
@@ -171,13 +172,20 @@ def _leaderboards(results: list[dict[str, Any]], run_dir: Path) -> list[str]:
             continue
         parts.append(f"<p class='sub'>from <a href='#{_anchor(res['name'])}'>{html.escape(res['name'])}</a></p>")
         convention = metrics.get("leaderboard_convention")
-        parts.append(f"<p class='convention'>{html.escape(str(convention))}</p>" if convention else
-                     "<p class='missing'>no leaderboard_convention given: images, border crop and Y conversion "
-                     "unknown</p>")
+        per_scale = isinstance(convention, Mapping)
+        if not per_scale:
+            parts.append(f"<p class='convention'>{html.escape(str(convention))}</p>" if convention else
+                         "<p class='missing'>no leaderboard_convention given: images, border crop and Y conversion "
+                         "unknown</p>")
         for scale in sorted(boards, key=lambda k: (len(str(k)), str(k))):
             board = boards[scale]
             if isinstance(board, Mapping) and board and all(isinstance(r, Mapping) for r in board.values()):
-                parts.append(f"<h3>{html.escape(str(scale))}</h3>{_leaderboard_table(board, run_dir)}")
+                parts.append(f"<h3>{html.escape(str(scale))}</h3>")
+                if per_scale:
+                    line = convention.get(scale)
+                    parts.append(f"<p class='convention'>{html.escape(str(line))}</p>" if line else
+                                 f"<p class='missing'>no leaderboard_convention for {html.escape(str(scale))}</p>")
+                parts.append(_leaderboard_table(board, run_dir))
     return parts
 
 

@@ -201,3 +201,16 @@ def test_report_without_results_or_extras(tmp_path):
     page = Page()
     page.feed(path.read_text())
     assert page.imgs == [] and "leaderboard" not in page.ids and "browser" not in page.ids
+
+
+def test_per_scale_convention_goes_under_its_own_table(tmp_path):
+    run = tmp_path / "run"
+    folder = run / "11_upscale_your_own"
+    folder.mkdir(parents=True)
+    report.write_metrics(folder, leaderboard={"4x": BOARD_4X, "2x": BOARD_2X},
+                         leaderboard_convention={"2x": "border = 2 px", "4x": "border = 4 px"})
+    text = report.build_report(run, [{"name": folder.name, "seconds": 1.0, "status": "ok",
+                                      "metrics": report.read_metrics(folder)}]).read_text()
+    assert text.index("<h3>2x</h3>") < text.index("border = 2 px") < text.index("<h3>4x</h3>")
+    assert text.index("<h3>4x</h3>") < text.index("border = 4 px")
+    assert "{" not in text[text.index("<h3>2x</h3>"):text.index("border = 2 px")]
