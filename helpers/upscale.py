@@ -344,6 +344,8 @@ def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: 
     image is reported to ``on_error`` and skipped. ``scale`` defaults to the first model's (with no models:
     bicubic alone, ``scale`` required).
     """
+    if not models and not scale:
+        raise ValueError("evaluate_images needs at least one model, or scale= for bicubic alone.")
     scale = scale or models[0].scale
     per_method: dict[str, list[dict]] = {"bicubic": [], **{lm.name: [] for lm in models}}
     for path in progress(hr_files, desc="evaluate", unit="img"):

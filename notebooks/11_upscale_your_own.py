@@ -189,6 +189,9 @@ models_here = [lm for lm in upscalers if lm.scale == scale]
 def compare(img: torch.Tensor, name: str, hr: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Upscale ``img`` ``(3, h, w)`` in ``[0, 1]`` with bicubic and every model of ``scale``; show the grid
     (and PSNR-Y against ``hr`` when given). Returns ``{method: (3, scale*h, scale*w)}``."""
+    if min(img.shape[-2:]) < 16:
+        print(f"{name} is {img.shape[-1]}x{img.shape[-2]} pixels: too small to upscale; upload one of at least 16x16.")
+        return {}
     if max(img.shape[-2:]) > max_lr_side:
         side = min(max_lr_side, *img.shape[-2:])
         print(f"{name}: {img.shape[-2]}x{img.shape[-1]} is large; using its centre {side}x{side}.")

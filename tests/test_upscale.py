@@ -19,6 +19,7 @@ from helpers.upscale import (
     GlobalGridUpsample,
     LoadedModel,
     UpscaleError,
+    evaluate_images,
     load_model,
     main,
     read_image,
@@ -312,3 +313,8 @@ def test_with_means_averages_numbers_and_keeps_text():
                        "empty": []})
     assert rows[-1] == {"image": "mean (2)", "method": "bicubic", "PSNR-Y": 25.0, "LPIPS": "n/a"}
     assert len(rows) == 3
+
+
+def test_evaluate_images_needs_a_model_or_a_scale():
+    with pytest.raises(ValueError, match="scale="):
+        evaluate_images([], [])
