@@ -11,8 +11,9 @@ Each model is trained at the ``quick`` profile's crop and batch of the notebook 
 * **project**: this project's choices: ``channels_last``, bf16 autocast on the CPU (AMP on CUDA, not measured
   here) via :func:`helpers.train.autocast`, VGG features at the crop's own resolution and only up to the layer used,
   target features once without gradients, the training photos decoded once and held in memory
-  (:class:`helpers.data.RandomCrops`); notebooks 05, 07, 08 and 10 also set one torch thread for their small
-  networks, and so does their project way here.
+  (:class:`helpers.data.RandomCrops`); notebook 05's G step reuses its D step's fakes (one G forward per step);
+  notebook 07 sets one torch thread for its small networks, and so does its project way here (on an idle machine
+  one and two threads tie for it; 05, 08 and 10 run 1.4-1.5x faster with two, so they keep torch's default).
 
 The two ways are measured interleaved (one course step, one project step, ...) so that a change in the
 machine's load hits both; each reported time is the median of ``--repeats`` steps after ``--warmup`` steps.
@@ -177,8 +178,10 @@ def wgan_build(mode: str):
 
 
 def dcgan_build(mode: str):
-    """Notebook 05: DCGAN at 16x16, z of 64, batch 64; one D step (real and fake) and one G step
-    (non-saturating), Adam(2e-4, (0.5, 0.999)); the real images are held in memory either way."""
+    """Notebook 05: DCGAN at 16x16 (G 128@4 -> 64@8, D mirrored), z of 64, batch 64; one D step (real and fake)
+    and one G step (non-saturating), Adam(2e-4, (0.5, 0.999)); the real images are held in memory either way.
+    The course's G step draws new codes and runs G again (seed 002: "feed it random vectors"); the project's
+    reuses the D step's fakes, one G forward per step, as seed 004's reference code (pix2pix, CycleGAN) does."""
     from helpers.models.dcgan import DCDiscriminator, DCGenerator
 
     torch.manual_seed(0)
@@ -193,15 +196,15 @@ def dcgan_build(mode: str):
         x = real[torch.randint(len(real), (64,))]
         set_requires_grad(d, True)
         with amp(mode):
-            fake = g(torch.randn(64, 64)).detach()
-            d_real, d_fake = d(cl(mode, x)), d(fake)
+            fake = g(torch.randn(64, 64))
+            d_real, d_fake = d(cl(mode, x)), d(fake.detach())
         loss_d = bce(d_real, True) + bce(d_fake, False)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         set_requires_grad(d, False)
         with amp(mode):
-            d_gen = d(g(torch.randn(64, 64)))
+            d_gen = d(fake if mode == "project" else g(torch.randn(64, 64)))
         loss_g = bce(d_gen, True)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -367,20 +370,6 @@ def progan_build(mode: str):
     return step, [g, d]
 
 
-def optional_cases() -> list[Case]:
-    """Models added to the series later (notebook 08's SRResCycGAN, notebook 10's progressive GAN), if their
-    helpers modules exist in this checkout."""
-    found = []
-    here = Path(__file__).resolve().parent.parent / "helpers" / "models"
-    if (here / "srrescycgan.py").exists():
-        found.append(Case("SRResCycGAN G_HR + G_LR + 2 PatchGAN", "08", "crop 64, batch 8", srrescycgan_build,
-                          threads={"project": 1}))
-    if (here / "progan.py").exists():
-        found.append(Case("ProGAN G + D (16x16 fade-in, GP)", "10", "16x16, batch 32", progan_build,
-                          threads={"project": 1}))
-    return found
-
-
 def cases() -> list[Case]:
     from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x
 
@@ -394,10 +383,11 @@ def cases() -> list[Case]:
         Case("PixelShuffleUpscaler 4x, MSE", "03", "crop 64, batch 8",
              sr_case(lambda: PixelShuffleUpscaler(4), 4, 64, 8, "mse")),
         Case("WGAN-GP Generator + Critic", "04", "crop 96, batch 8", wgan_build),
-        Case("DCGAN G + D", "05", "16x16, batch 64", dcgan_build, threads={"project": 1}),
+        Case("DCGAN G + D", "05", "16x16, batch 64", dcgan_build),
         Case("pix2pix U-Net + PatchGAN", "06", "crop 64, batch 8", pix2pix_build),
         Case("CycleGAN 2 ResnetGen + 2 PatchGAN", "07", "crop 32, batch 4", cyclegan_build, threads={"project": 1}),
-        *optional_cases(),
+        Case("SRResCycGAN G_HR + G_LR + 2 PatchGAN", "08", "crop 64, batch 8", srrescycgan_build),
+        Case("ProGAN G + D (16x16 fade-in, GP)", "10", "16x16, batch 32", progan_build),
     ]
 
 
@@ -541,8 +531,9 @@ def plot(rows: list[dict[str, object]], peaks: list[dict[str, object]], path: Pa
     ax2.set_xscale("log")
     ax2.set_xlabel("achieved conv GFLOP/s in a training step (log)")
     ax2.legend(fontsize=8, loc="lower right")
+    busy = "busy: other jobs shared the CPU" if info["load1"] > info["logical_cpus"] else "no other jobs"
     fig.suptitle(f"{info['cpu']}, {info['torch_threads']} threads, torch {info['torch']}; "
-                 f"load average {info['load1']} (shared machine)", fontsize=9)
+                 f"1-min load average {info['load1']} on {info['logical_cpus']} logical CPUs ({busy})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

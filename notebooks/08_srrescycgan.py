@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -64,8 +66,6 @@ P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "08_srrescycgan")
 device = helpers.pick_device()
 helpers.seed_everything(seed)
-if device.type == "cpu" and P.name != "full":
-    torch.set_num_threads(1)  # small networks: one thread avoids thread syncing on a busy CPU (as in notebook 07)
 SCALE = 4
 crop = P.pick(smoke=64, quick=64, full=128)          # HR side of the training crops (LR = crop / 4)
 batch_size = P.pick(smoke=4, quick=8, full=16)

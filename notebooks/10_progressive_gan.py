@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -63,8 +65,6 @@ P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "10_progressive_gan")
 device = helpers.pick_device()
 helpers.seed_everything(seed)
-if device.type == "cpu":
-    torch.set_num_threads(1)  # small networks: one thread avoids the cost of syncing threads on a busy CPU
 SIZE, Z_DIM = 16, 64  # final images 16x16, latent codes of 64 numbers
 G_CHANNELS = (64, 32, 16)  # generator features at 4x4, 8x8, 16x16 (the seed's sample: 512 ... 128, up to 1024x1024)
 D_CHANNELS = tuple(reversed(G_CHANNELS))  # the discriminator mirrors it: 16 at 16x16, 32 at 8x8, 64 at 4x4

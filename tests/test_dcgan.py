@@ -83,3 +83,12 @@ def test_generator_gradients_flow_through_discriminator():
     g, d = DCGenerator(z_dim=8, size=16, ngf=4), DCDiscriminator(size=16, ndf=4)
     d(g(torch.randn(4, 8))).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters())
+
+
+def test_default_discriminator_mirrors_default_generator():
+    g, d = DCGenerator(), DCDiscriminator()  # z 64, size 16: G 128@4 -> 64@8 -> 1@16; D 1@16 -> 64@8 -> 128@4 -> 1
+    g_channels = [m.out_channels for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
+    d_channels = [m.out_channels for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert g_channels == [128, 64, 1] and d_channels == [64, 128, 1]
+    # conv weights (no biases) + the one BatchNorm's scale and shift
+    assert sum(p.numel() for p in d.parameters()) == 1 * 64 * 16 + 64 * 128 * 16 + 2 * 128 + 128 * 1 * 16 == 134_400

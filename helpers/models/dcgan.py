@@ -98,10 +98,11 @@ class DCDiscriminator(nn.Module):
     """DCGAN discriminator: stride-2 convs (kernel 4, padding 1), LeakyReLU 0.2, BatchNorm on all but the
     first, channels doubling down to 4x4, then a 4x4 valid conv to one logit (no sigmoid).
 
-    ``(B, 1, size, size)`` in ``[-1, 1]`` -> logits ``(B,)``. For size 16: ``1@16 -> ndf@8 -> 2ndf@4 -> 1``.
+    ``(B, 1, size, size)`` in ``[-1, 1]`` -> logits ``(B,)``. For size 16: ``1@16 -> ndf@8 -> 2ndf@4 -> 1``;
+    the default ``ndf = 64`` mirrors the default generator's channels (``2ngf@8``, ``4ngf@4``).
     """
 
-    def __init__(self, size: int = 16, ndf: int = 32):
+    def __init__(self, size: int = 16, ndf: int = 64):
         super().__init__()
         stages = dcgan_stages(size)
         layers: list[nn.Module] = [nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
