@@ -20,7 +20,7 @@
 # both ways, measure it against bicubic interpolation on held-out photos, and compare it with an *efficient*
 # design that computes at low resolution and upsamples at the end (ESPCN / SRResNet), per CPU-second.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 5 min; on a GPU `full` ≈ 10 min.
+# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 1 min; on a GPU `full` ≈ 10 min.
 # The course trains for many epochs on a GPU; `quick` trains for about two CPU-minutes per model, so read the
 # numbers as "what a few minutes buy", not as converged results.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/02_upscale_2x.ipynb)

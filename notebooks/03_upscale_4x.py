@@ -21,7 +21,7 @@
 # PixelShuffle design of notebook 02 per CPU-second, and **save the generators** for notebook 04, which
 # fine-tunes the perceptual one adversarially.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 5 min; on a GPU `full` ≈ 15 min.
+# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 2 min; on a GPU `full` ≈ 15 min.
 # The course trains 64→256 crops for many epochs on a GPU; `quick` trains on 64×64 HR crops (16→64) for about
 # one CPU-minute per model and evaluates at the course's 64→256 size, so read the numbers as "what a few minutes
 # buy", not as converged results.

@@ -22,7 +22,7 @@
 # and a slider that blends the perceptual-only and the adversarial generator to walk the
 # perception–distortion trade-off (Blau & Michaeli 2018) without retraining.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 7 min; `full` (the course's 64→256 crops) is
+# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 5 min; `full` (the course's 64→256 crops) is
 # meant for a GPU. The course trains for many epochs on a GPU; here the adversarial phase is a few CPU minutes,
 # so expect the direction of the effect, not its full size.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/04_wgan_gp_upscaler.ipynb)

@@ -23,7 +23,7 @@
 # "L1 + GAN" at the same budget on an **edges → photo** task made offline the way the paper made
 # edges2shoes: edges from the HED edge detector (Xie & Tu 2015), photos as targets; evaluated on held-out photos.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 5 min; on a GPU `full` ≈ 10 min.
+# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 1.5 min; on a GPU `full` ≈ 10 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/06_pix2pix.ipynb)
 
 # %%

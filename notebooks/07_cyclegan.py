@@ -23,7 +23,7 @@
 # different photos with a colour grading the notebook knows, train a CycleGAN on them **without ever showing it
 # a pair**, and measure how close $G$ comes to the true grading on held-out photos, next to the identity baseline.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 20 s, `quick` ≈ 40 s (measured on a busy shared machine); on a GPU
+# Run time on a 2-core laptop CPU: `smoke` ≈ 20 s, `quick` ≈ 25 s; on a GPU
 # `full` ≈ 30 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/07_cyclegan.ipynb)
 

@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,7 +24,7 @@
 # held-out photos have a ground truth, train SRResCycGAN without ever showing it a pair, and measure it
 # against bicubic interpolation and notebook 03's bicubic-trained model.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 40 s, `quick` ≈ 4 min (measured on a busy shared machine); `full` is
+# Run time on a 2-core laptop CPU: `smoke` ≈ 40 s, `quick` ≈ 70 s (after notebook 03, which it needs); `full` is
 # meant for a GPU. The paper trains for days on a GPU with 100 k+ iterations; here a few hundred small CPU steps,
 # so expect the direction of the effect, not the paper's quality.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/08_srrescycgan.ipynb)
@@ -576,10 +574,10 @@ print(f"of which the supervised pre-training on guessed pairs: {gain_bicubic - g
 
 # %% [markdown]
 # **What the numbers say (the `quick` run after notebook 03, whose PixelShuffle checkpoint is the bicubic-trained
-# model).** SRResCycGAN ended +0.54 dB PSNR-Y above bicubic and +0.28 dB above the bicubic-trained model, which
+# model).** SRResCycGAN ended +0.55 dB PSNR-Y above bicubic and +0.29 dB above the bicubic-trained model, which
 # itself is only +0.26 dB above bicubic on these inputs (against +1.24 dB on clean bicubic LR). Honestly split:
-# all of the gain came from the supervised pre-training on the guessed pairs (+0.57 dB); the 300 unpaired cycle
-# steps changed PSNR-Y by -0.02 dB (the lines above print this run's split), and G_LR's output stays almost as
+# almost all of the gain came from the supervised pre-training on the guessed pairs (+0.52 dB); the 300 unpaired
+# cycle steps added +0.03 dB (the lines above print this run's split), and G_LR's output stays almost as
 # sharp as bicubic downsampling (see the high-frequency comparison above), so in this budget the degradation is
 # barely learnt. The paper's 100 k+ GPU iterations are where the cycle does its work; here it fine-tunes.
 

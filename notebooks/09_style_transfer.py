@@ -23,8 +23,8 @@
 # How far does this get on a laptop CPU, with the offline VGG16 of this series (HED's backbone) instead of the
 # paper's ImageNet VGG19, and how much of it comes from *trained* features rather than the architecture?
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 30 s, `quick` ≈ 3 min (measured: 31 and 260 CPU seconds; on our
-# overloaded shared machine that was 85 s and 15 min of wall time); on a GPU `full` ≈ 2 min.
+# Run time on a 2-core laptop CPU: `smoke` ≈ 30 s, `quick` ≈ 30 s (measured on 2 idle cores: 26 s wall,
+# 37 CPU seconds); on a GPU `full` ≈ 2 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/09_style_transfer.ipynb)
 
 # %%

@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,7 +24,7 @@
 # WGAN-GP loss, and score every stage with the digit classifier of notebook 05 (classes covered, mean
 # confidence, class histogram), next to the same numbers for real digits at the same resolution.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 5 min; on a GPU `full` ≈ 10 min.
+# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 3 min; on a GPU `full` ≈ 10 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/10_progressive_gan.ipynb)
 
 # %%
@@ -644,20 +642,20 @@ print("every stage trained without NaN and produced images in [0, 1]:",
 # | stage | generated: covered / confidence | real digits, same size |
 # |---|---|---|
 # | 4×4 (600 steps) | 0 / 0.224 | 0 / 0.222 |
-# | 8×8 (+400 fade-in + 500) | 3 / 0.361 | 10 / 0.734 |
-# | 16×16 (+400 fade-in + 500) | 9 / 0.572 | 10 / 0.938 |
+# | 8×8 (+400 fade-in + 500) | 5 / 0.382 | 10 / 0.734 |
+# | 16×16 (+400 fade-in + 500) | 10 / 0.591 | 10 / 0.938 |
 #
 # * At **4×4** the classifier cannot tell digits apart, real or generated (0 classes, confidence ≈ 0.22,
 #   close to "no idea"); the grid still shows that the generator learned the coarse layouts (a bright vertical
 #   bar, a blob on top), which the later stages keep: read a column of the grid from top to bottom.
-# * At **8×8** the generator is far behind the real 8×8 digits (3 vs 10 classes): 900 steps at this size are
+# * At **8×8** the generator is far behind the real 8×8 digits (5 vs 10 classes): 900 steps at this size are
 #   few, and many samples mix two digits.
-# * At **16×16** it covers 9 of 10 classes with mean confidence 0.57, about what notebook 05's DCGAN reached
-#   after 1,000 steps (10 / 0.56), and well below real digits (0.94). The confidence curve peaks near 0.64 a
-#   few hundred steps before the end and drops again: a WGAN-GP generator wanders; the paper shows an
+# * At **16×16** it covers all 10 classes with mean confidence 0.59, about what notebook 05's DCGAN reaches
+#   without augmentation (0.56-0.59), below the augmented DCGAN (0.73) and well below real digits (0.94). The
+#   confidence curve moves up and down between evaluations: a WGAN-GP generator wanders; the paper shows an
 #   exponential moving average of the generator's weights instead of the raw one (exercise 2).
-# * Training was 2,400 steps of 32 images: about 3.7 CPU minutes (221 s CPU for the whole notebook; 11.7 min of
-#   wall time on our shared, heavily loaded 2-core machine). Karras et al. trained for days on 8 GPUs.
+# * Training was 2,400 steps of 32 images: 137 s of wall time on 2 idle CPU cores (271 s CPU; 167 s wall for
+#   the whole notebook). Karras et al. trained for days on 8 GPUs.
 
 # %% [markdown]
 # ## Try it: the 8 → 16 transition again
