@@ -24,7 +24,7 @@ run: $(STAMP)
 
 ## make test: lint, unit tests, nbval regression run of every notebook (profile smoke), jupytext sync check
 test: $(STAMP) $(VENV)/.browser-installed lint
-	NB_PROFILE=smoke NB_RUN_DIR=$(CURDIR)/runs/nbval BROWSER_NOTEBOOKS=01,02 BROWSER_OUT=$(CURDIR)/runs/nbval/browser \
+	SRGAN_BATCH=1 NB_PROFILE=smoke NB_RUN_DIR=$(CURDIR)/runs/nbval BROWSER_NOTEBOOKS=01,02 BROWSER_OUT=$(CURDIR)/runs/nbval/browser \
 	  $(BIN)/python -m pytest tests notebooks --nbval-lax -q
 
 lint: $(STAMP)

@@ -86,7 +86,8 @@ def screenshot(report: Path, out: Path, width: int = 1200, max_height: int = 160
 def rebuild(report: Path) -> Path:
     """Write ``report`` again with the current :func:`helpers.report.build_report` from the run's ``summary.json``
     (each notebook's ``metrics.json`` re-read), so the screenshot shows the current report layout."""
-    from helpers.report import build_report, read_metrics
+    from helpers.report import build_report
+    from helpers.results import read_metrics
 
     run_dir = Path(report).resolve().parent
     summary = run_dir / "summary.json"

@@ -41,10 +41,11 @@ import torch.nn.functional as F
 
 from benchmarks import RESULTS, machine_info, write_csv
 from helpers import data as hdata
+from helpers.config import autocast, to_channels_last
 from helpers.data import from_pm1, to_pm1  # noqa: F401  (documented range conventions)
 from helpers.features import VGGFeatures
 from helpers.losses import GANLoss, VGGPerceptualLoss, gradient_penalty, tv_loss
-from helpers.train import autocast, set_requires_grad, to_channels_last
+from helpers.train import set_requires_grad
 
 MODES = ("course", "project")
 Step = Callable[[], None]

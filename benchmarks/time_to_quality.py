@@ -4,17 +4,17 @@
 
 Part 1, per scale (2x, 4x), at the ``quick`` profile's crops (64, batch 8) and held-out crops (192 / 256) of
 notebooks 02 / 03 (evaluated every 10 steps, budget checked every 20), MSE loss, Adam 1e-3, trained with
-:func:`helpers.sr.train_for_cpu_budget` for ``--budget`` training CPU-seconds each (process time, evaluations
+:func:`helpers.train.train_for_cpu_budget` for ``--budget`` training CPU-seconds each (process time, evaluations
 excluded):
 
 * the course's architecture (``Upscale2x`` / ``Upscale4x``) in fp32 (``use_amp=False``; note that
-  :func:`helpers.sr.train_upscaler` always uses ``channels_last``),
+  :func:`helpers.train.train_upscaler` always uses ``channels_last``),
 * the same architecture with bf16 autocast (this project's setting),
 * ``PixelShuffleUpscaler`` (computes at LR size) with bf16 autocast.
 
 "CPU-s to bicubic + 0.25 dB" is the training CPU time at the first evaluation at which a run's held-out PSNR-Y
 beats bicubic interpolation by 0.25 dB ("not reached" within the budget otherwise).
-Plots: :func:`helpers.sr.plot_psnr_per_cpu_second`. ``--summarize-only`` rebuilds the summary from
+Plots: :func:`helpers.plots.plot_psnr_per_cpu_second`. ``--summarize-only`` rebuilds the summary from
 ``time_to_quality.csv`` without training.
 
 Part 2, the quality bar: the course's ``Upscale2x`` trained for the same number of steps (``--same-steps``,
@@ -41,15 +41,11 @@ import torch  # noqa: E402
 
 import helpers  # noqa: E402
 from benchmarks import RESULTS, machine_info, write_csv  # noqa: E402
+from helpers.evaluation import bicubic_baseline, evaluate  # noqa: E402
+from helpers.losses import SRLoss  # noqa: E402
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x  # noqa: E402
-from helpers.sr import (  # noqa: E402
-    SRLoss,
-    bicubic_baseline,
-    evaluate,
-    plot_psnr_per_cpu_second,
-    train_fixed_steps,
-    train_for_cpu_budget,
-)
+from helpers.plots import plot_psnr_per_cpu_second  # noqa: E402
+from helpers.train import train_fixed_steps, train_for_cpu_budget  # noqa: E402
 
 CROP, BATCH, EVAL_EVERY = 64, 8, 10
 VAL_CROP = {2: 192, 4: 256}

@@ -6,14 +6,16 @@ chosen with :meth:`Profile.pick`, so every notebook states its smoke / quick / f
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 T = TypeVar("T")
 
@@ -91,3 +93,21 @@ def output_dir(run_dir: str | os.PathLike | None, notebook: str) -> Path:
     path = base / notebook
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def autocast(device: torch.device | str, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CPU and CUDA (fp16 on CUDA devices without bf16); a no-op on other devices."""
+    kind = torch.device(device).type
+    if not enabled or kind not in ("cpu", "cuda"):
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16
+    if kind == "cuda" and not torch.cuda.is_bf16_supported():
+        dtype = torch.float16
+    return torch.autocast(kind, dtype=dtype)
+
+
+def to_channels_last(*items: nn.Module | torch.Tensor) -> Any:
+    """Move modules / 4-D tensors to ``channels_last`` memory format (returns one item or a tuple)."""
+    out = tuple(x.to(memory_format=torch.channels_last) if isinstance(x, nn.Module) or x.ndim == 4 else x
+                for x in items)
+    return out[0] if len(out) == 1 else out

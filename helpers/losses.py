@@ -5,10 +5,14 @@ discriminator of the series, ``BCEWithLogits`` does it stably.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import metrics
+from .config import to_channels_last
 from .features import VGGFeatures
 
 
@@ -97,3 +101,68 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     (grad,) = torch.autograd.grad(score.float().sum(), x_hat, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
     return (norms - 1).pow(2).mean(), norms.detach()
+
+
+PIXEL_KINDS = ("mse", "l1")
+
+
+class SRLoss(nn.Module):
+    """Weighted sum ``pixel * d(sr, hr) + perceptual * P(sr, hr) + tv * TV(sr)``; ``d`` is MSE or L1.
+
+    ``perceptual_loss`` is a callable such as :class:`helpers.losses.VGGPerceptualLoss`; it is needed only
+    when ``perceptual > 0``. Pixel and TV terms are computed in fp32. After each call ``terms`` holds the
+    unweighted value of every active term (floats, for logging).
+    """
+
+    def __init__(self, pixel: float = 1.0, perceptual: float = 0.0, tv: float = 0.0, pixel_kind: str = "mse",
+                 perceptual_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
+        super().__init__()
+        if pixel_kind not in PIXEL_KINDS:
+            raise ValueError(f"Unknown pixel loss {pixel_kind!r}: use 'mse' or 'l1'.")
+        if min(pixel, perceptual, tv) < 0:
+            raise ValueError(f"Loss weights must be >= 0, got pixel={pixel}, perceptual={perceptual}, tv={tv}.")
+        if pixel == perceptual == tv == 0:
+            raise ValueError("All loss weights are 0: give at least one term a positive weight.")
+        if perceptual > 0 and perceptual_loss is None:
+            raise ValueError("perceptual > 0 needs perceptual_loss=VGGPerceptualLoss(...).")
+        self.pixel, self.perceptual, self.tv, self.pixel_kind = pixel, perceptual, tv, pixel_kind
+        self.perceptual_loss = perceptual_loss
+        self.terms: dict[str, float] = {}
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        total = sr.new_zeros((), dtype=torch.float32)
+        terms = {}
+        if self.pixel:
+            d = (F.mse_loss if self.pixel_kind == "mse" else F.l1_loss)(sr.float(), hr.float())
+            total, terms[self.pixel_kind] = total + self.pixel * d, d
+        if self.perceptual:
+            p = self.perceptual_loss(sr, hr).float()
+            total, terms["perceptual"] = total + self.perceptual * p, p
+        if self.tv:
+            t = tv_loss(sr.float())
+            total, terms["tv"] = total + self.tv * t, t
+        self.terms = {k: float(v.detach()) for k, v in terms.items()}
+        return total
+
+
+def course_losses(device: torch.device | str = "cpu") -> tuple[dict[str, SRLoss], VGGPerceptualLoss,
+                                                               metrics.VGGDistance, metrics.LPIPSMetric]:
+    """The losses and held-out metrics of notebooks 02 and 03: ``({"MSE": ..., "perceptual": ...}, perceptual,
+    distance, lpips_metric)``.
+
+    "MSE" is ``SRLoss(pixel=1)``; "perceptual" is ``SRLoss(perceptual=1)`` with the course's loss of notebook 01
+    (VGG16 relu3_3, L1, frozen; ``perceptual.vgg.source`` names the weights in use); ``distance`` is the VGG
+    distance on :data:`helpers.metrics.DIST_LAYERS` and ``lpips_metric`` LPIPS where its weights are available.
+    Prints which VGG16 weights and whether LPIPS are in use.
+    """
+    perc_vgg = to_channels_last(VGGFeatures(("relu3_3",)).to(device))
+    perceptual = VGGPerceptualLoss(vgg=perc_vgg)
+    distance = metrics.VGGDistance(VGGFeatures(metrics.DIST_LAYERS).to(device))
+    lpips_metric = metrics.LPIPSMetric()
+    print("VGG16 weights in use:", perc_vgg.source)
+    print("LPIPS:", "available" if lpips_metric.available else lpips_metric.reason)
+    if not lpips_metric.available:
+        print("-> the perceptual-vs-MSE comparison on LPIPS needs the pretrained weights (online / Colab); "
+              f"here we report {distance.name}, the LPIPS paper's uncalibrated VGG distance on our backbone.")
+    losses = {"MSE": SRLoss(pixel=1.0), "perceptual": SRLoss(pixel=0.0, perceptual=1.0, perceptual_loss=perceptual)}
+    return losses, perceptual, distance, lpips_metric

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from matplotlib.patches import Rectangle
 
-from .train import History
+from . import metrics
+from .results import History
 
 
 def to_numpy(img: torch.Tensor) -> np.ndarray:
@@ -97,3 +98,44 @@ def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> Path:
     path = Path(out_dir) / f"{name}.png"
     fig.savefig(path, dpi=150, bbox_inches="tight")
     return path
+
+
+def plot_curves_with_baseline(histories: Mapping[str, History], keys: Sequence[str],
+                              baseline: Mapping[str, float | str], title: str | None = None,
+                              label: str = "bicubic") -> plt.Figure:
+    """:func:`helpers.plots.plot_curves` (one panel per metric in ``keys``) with ``baseline[key]`` drawn as a
+    dashed grey line in every panel, labelled ``label`` in the first panel's legend."""
+    missing = [k for k in keys if not isinstance(baseline.get(k), float)]
+    if missing:
+        raise ValueError(f"The baseline row has no number for {missing}: score it with the same metrics.")
+    fig = plot_curves(histories, keys, title=title)
+    for ax, key in zip(fig.axes, keys):
+        ax.axhline(baseline[key], color="gray", linestyle="--", linewidth=1, label=label)
+    fig.axes[0].legend(fontsize=7)
+    return fig
+
+
+def plot_psnr_per_cpu_second(histories: Mapping[str, History], baseline_psnr: float, title: str,
+                             label: str = "bicubic") -> plt.Figure:
+    """Held-out PSNR-Y (dB) against cumulative training CPU-seconds (``cpu_s``), one line per history, and
+    the baseline as a dashed grey line."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, hist in histories.items():
+        ax.plot(hist.series("cpu_s")[1], hist.series("PSNR-Y")[1], marker=".", label=name)
+    ax.axhline(baseline_psnr, color="gray", linestyle="--", linewidth=1, label=label)
+    ax.set_xlabel("training CPU-seconds")
+    ax.set_ylabel("held-out PSNR-Y (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def sr_grid(columns: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int, title: str,
+            zoom: tuple[float, float, float] = (0.4, 0.4, 0.22), panel_size: float = 2.3) -> plt.Figure:
+    """:func:`helpers.plots.show_grid` of the SR images in ``columns`` (each ``(B, 3, H, W)`` in ``[0, 1]``) and
+    ``hr`` as the last column "HR", with each image's PSNR-Y (border ``scale``) under it."""
+    cols = {**columns, "HR": hr}
+    captions = {name: [f"{v:.2f} dB" for v in metrics.psnr(img, hr, scale, y_channel=True)]
+                for name, img in columns.items()}
+    return show_grid(cols, captions, zoom=zoom, panel_size=panel_size, title=title)

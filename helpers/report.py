@@ -29,31 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):  # numpy / torch scalars
-        return value.item()
-    return value
-
-
-def write_metrics(out_dir: str | Path, **values: Any) -> Path:
-    """Merge ``values`` into ``<out_dir>/metrics.json`` (created if missing) and return its path."""
-    path = Path(out_dir) / "metrics.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data.update(_plain(values))
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
-    return path
-
-
-def read_metrics(out_dir: str | Path) -> dict[str, Any]:
-    """The notebook's metrics, or ``{}`` if it wrote none."""
-    path = Path(out_dir) / "metrics.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
+from .results import _plain
 
 LEADERBOARD_COLUMNS = ("PSNR-Y", "SSIM-Y", "VGG-dist", "LPIPS")
 HIGHER_IS_BETTER = {"PSNR-Y": True, "SSIM-Y": True, "VGG-dist": False, "LPIPS": False}

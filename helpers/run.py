@@ -21,7 +21,8 @@ from pathlib import Path
 import nbformat
 
 from .config import PROFILE_NAMES, PROJECT_ROOT
-from .report import build_report, read_metrics
+from .report import build_report
+from .results import read_metrics
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -46,19 +47,31 @@ def strip_run_metadata(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _ipc_kernel_manager():
+    """A kernel manager on local IPC sockets instead of TCP (no "running over TCP without encryption" warning)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+
+    return IPCKernelManager
+
+
 def execute(path: Path, out_dir: Path, profile: str) -> tuple[Path, float]:
     """Run one notebook with papermill; return the executed copy's path and the seconds it took."""
     import papermill
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / path.name
-    env = {"NB_PROFILE": profile, "NB_RUN_DIR": str(out_dir.parent)}
+    env = {"NB_PROFILE": profile, "NB_RUN_DIR": str(out_dir.parent), "SRGAN_BATCH": "1"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(path), str(target), cwd=str(path.parent), kernel_name="python3",
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=False, kernel_manager_class=_ipc_kernel_manager())
     finally:
         for key, value in old.items():
             if value is None:

@@ -1,7 +1,8 @@
 """Upscale images (or evaluate upscalers) from the command line with the checkpoints the series saves (issue 10).
 
 Every upscaler checkpoint of notebooks 02-04 is self-describing: its meta holds ``architecture``, ``kwargs``,
-``scale``, ``profile``, ``steps``, ``loss_weights`` and the VGG weight source, so :func:`load_model` rebuilds it
+``scale``, ``profile``, ``steps``, ``loss_weights`` and the VGG weight source, so
+:func:`helpers.inference.load_upscaler` rebuilds it
 with one call, without the notebook that trained it::
 
     python -m helpers.upscale --model runs/.../upscale4x_perceptual.pt photo.jpg photos/ --out sr/
@@ -34,15 +35,12 @@ with one call, without the notebook that trained it::
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -57,7 +55,7 @@ from .data import (
     save_image,
     sr_benchmark_hr,
 )
-from .sr import super_resolve
+from .inference import CheckpointError, LoadedModel, load_upscaler, upscale_tiled
 from .train import progress
 
 CSV_NAME = "metrics.csv"
@@ -65,160 +63,6 @@ CSV_NAME = "metrics.csv"
 
 class UpscaleError(Exception):
     """One input (image or checkpoint) cannot be processed; the message says what to do."""
-
-
-@dataclass
-class LoadedModel:
-    name: str  # the checkpoint's file stem, used in output names
-    model: nn.Module
-    meta: dict
-    scale: int
-    radius: int  # LR pixels of context each output pixel needs (see receptive_radius)
-
-
-# --------------------------------------------------------------------------- models
-def receptive_radius(model: nn.Module, probe: int = 16) -> int:
-    """LR pixels on each side that one output pixel can depend on (an upper bound), found by tracing.
-
-    One forward pass on a ``probe x probe`` input records the width each ``Conv2d`` runs at; a convolution
-    with kernel ``k`` at ``f`` times the LR size reads ``dilation * (k // 2) / f`` LR pixels further. The sum over
-    all convolutions bounds the chain, plus 2 LR pixels for the bicubic / bilinear skip.
-    """
-    widths: list[tuple[nn.Conv2d, int]] = []
-    hooks = [m.register_forward_hook(lambda m, args, out: widths.append((m, args[0].shape[-1])))
-             for m in model.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            super_resolve(model, torch.zeros(1, 3, probe, probe, device=next(model.parameters()).device),
-                          use_amp=False)
-    finally:
-        for h in hooks:
-            h.remove()
-    reach = sum(m.dilation[-1] * (m.kernel_size[-1] // 2) * probe / w for m, w in widths)
-    return math.ceil(reach - 1e-9) + 2
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild a generator saved by notebook 02, 03 or 04 (``Checkpoint.save(step, {"model": model})``).
-
-    Reads with ``torch.load(weights_only=True)``, so a foreign pickle is refused rather than executed. The
-    true scale is measured with a probe forward pass and must agree with ``meta["scale"]`` when present.
-    Raises :class:`UpscaleError` with what to do for a missing, foreign or inconsistent file.
-    """
-    from .models.upscalers import build_upscaler
-
-    path = Path(path)
-    if not path.is_file():
-        raise UpscaleError(f"No checkpoint at {path}: give the path of a .pt file saved by notebook 02, 03 or 04.")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UpscaleError(f"{path} is not a PyTorch checkpoint of this series ({type(err).__name__}: "
-                           f"{str(err)[:80]}): give a .pt file saved by notebook 02, 03 or 04.") from err
-    meta = saved.get("meta") if isinstance(saved, dict) else None
-    state = saved.get("state", {}) if isinstance(saved, dict) else {}
-    if not isinstance(meta, dict) or "architecture" not in meta or "model" not in state:
-        raise UpscaleError(f"{path} is not an upscaler checkpoint of this series (no meta architecture / model "
-                           "state): make one with notebook 02, 03 or 04.")
-    try:
-        model = build_upscaler(meta["architecture"], **meta.get("kwargs", {}))
-        model.load_state_dict(state["model"])
-    except (ValueError, TypeError, RuntimeError) as err:
-        raise UpscaleError(f"{path}: cannot rebuild {meta['architecture']} from it ({err}). The file does not "
-                           "fit this version of helpers.models: retrain with the current notebook.") from err
-    model = model.to(device).eval()
-    with torch.no_grad():
-        probe = super_resolve(model, torch.zeros(1, 3, 8, 8, device=device), use_amp=False)
-    scale = probe.shape[-1] // 8
-    if probe.shape[-2:] != (8 * scale, 8 * scale) or scale < 2:
-        raise UpscaleError(f"{path}: the model maps 8x8 to {tuple(probe.shape[-2:])}, not an integer upscale.")
-    if "scale" in meta and int(meta["scale"]) != scale:
-        raise UpscaleError(f"{path}: the meta says scale {meta['scale']} but the model upscales {scale}x; "
-                           "the checkpoint is inconsistent: re-save it with its notebook.")
-    return LoadedModel(path.stem, model, meta, scale, receptive_radius(model))
-
-
-# --------------------------------------------------------------------------- tiled inference
-class GlobalGridUpsample(nn.Module):
-    """Bilinear ``align_corners=True`` upsampling of a patch *on the whole image's grid*.
-
-    ``nn.Upsample(scale_factor=s, mode="bilinear", align_corners=True)`` reads HR row ``Y`` from LR row
-    ``Y * (h - 1) / (s*h - 1)`` of the whole ``h``-row image, so its output on a tile is not a crop of its
-    output on the image. This module maps a patch whose top-left LR pixel is ``origin`` in an image of LR size
-    ``full`` to ``(B, C, s * patch_h, s * patch_w)``, with the coordinates computed as PyTorch's CPU kernel does
-    (float32 ``scale * index``). Outermost HR rows that need LR pixels outside the patch are clamped: they lie
-    in the halo that :func:`upscale_tiled` discards.
-    """
-
-    def __init__(self, scale: int, full: tuple[int, int], origin: tuple[int, int]):
-        super().__init__()
-        self.scale, self.full, self.origin = scale, full, origin
-
-    def _axis(self, x: torch.Tensor, dim: int, n_full: int, start: int) -> torch.Tensor:
-        n = x.shape[dim]
-        ratio = torch.tensor((n_full - 1) / (self.scale * n_full - 1), dtype=torch.float32) if n_full > 1 else 0
-        src = torch.arange(self.scale * start, self.scale * (start + n), dtype=torch.float32) * ratio
-        lo = src.floor().long()
-        hi = lo + (lo < n_full - 1).long()
-        lam = (src - lo).clamp(0, 1).to(x.dtype)
-        lo, hi = (lo - start).clamp(0, n - 1).to(x.device), (hi - start).clamp(0, n - 1).to(x.device)
-        shape = [1] * x.ndim
-        shape[dim] = -1
-        lam = lam.to(x.device).view(shape)
-        return x.index_select(dim, lo) * (1 - lam) + x.index_select(dim, hi) * lam
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._axis(x, x.ndim - 2, self.full[0], self.origin[0])
-        return self._axis(x, x.ndim - 1, self.full[1], self.origin[1])
-
-
-def _swap_upsamplers(model: nn.Module, make) -> list[tuple[nn.Module, str, nn.Module]]:
-    """Replace every bilinear ``align_corners=True`` ``nn.Upsample`` by ``make(module)``; return what to restore."""
-    swapped = []
-    for parent in model.modules():
-        for name, child in parent.named_children():
-            if isinstance(child, nn.Upsample) and child.mode == "bilinear" and child.align_corners:
-                swapped.append((parent, name, child))
-                setattr(parent, name, make(child))
-    return swapped
-
-
-def upscale_tiled(lm: LoadedModel, lr: torch.Tensor, tile: int = 128, use_amp: bool = True) -> torch.Tensor:
-    """Upscale one ``(3, h, w)`` LR image in ``[0, 1]`` to ``(3, s*h, s*w)`` (fp32, clamped), tile by tile.
-
-    The LR image is cut into ``tile x tile`` cores; each is run with ``lm.radius`` extra LR pixels of context on
-    every side that is not an image border, and only the core's output is kept. Memory is bounded by the tile,
-    not the image (plus the output). Bilinear ``align_corners=True`` upsamplers sample the whole image's grid
-    (:class:`GlobalGridUpsample`), so the result matches a whole-image pass for every model of the series.
-    """
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1 LR pixel, got {tile}.")
-    s, r = lm.scale, lm.radius
-    h, w = lr.shape[-2:]
-    out = torch.empty(3, s * h, s * w)
-    grids: list[GlobalGridUpsample] = []
-
-    def make(up: nn.Upsample) -> GlobalGridUpsample:
-        grids.append(GlobalGridUpsample(int(up.scale_factor), (h, w), (0, 0)))
-        return grids[-1]
-
-    swapped = _swap_upsamplers(lm.model, make)
-    try:
-        for y0 in range(0, h, tile):
-            y1 = min(y0 + tile, h)
-            for x0 in range(0, w, tile):
-                x1 = min(x0 + tile, w)
-                py0, px0 = max(y0 - r, 0), max(x0 - r, 0)
-                for g in grids:
-                    g.origin = (py0, px0)
-                patch = lr[None, :, py0:min(y1 + r, h), px0:min(x1 + r, w)]
-                sr = super_resolve(lm.model, patch, use_amp=use_amp)[0]
-                oy, ox = s * (y0 - py0), s * (x0 - px0)
-                out[:, s * y0:s * y1, s * x0:s * x1] = sr[:, oy:oy + s * (y1 - y0), ox:ox + s * (x1 - x0)].cpu()
-    finally:
-        for parent, name, child in swapped:
-            setattr(parent, name, child)
-    return out
 
 
 # --------------------------------------------------------------------------- images
@@ -447,14 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     models: list[LoadedModel] = []
     for path in args.model:
         try:
-            lm = load_model(path, args.device)
+            lm = load_upscaler(path, args.device)
             scale = args.scale or (models[0].scale if evaluating and models else None)
             if scale and lm.scale != scale:
                 raise UpscaleError(f"{path} is a {lm.scale}x model but this run is {scale}x "
                                    f"({'--scale' if args.scale else 'the first model'}): run it separately"
                                    f"{' with its own --out' if evaluating else ''}.")
             models.append(lm)
-        except UpscaleError as err:
+        except (UpscaleError, CheckpointError) as err:
             fail(str(err))
     if not models:
         print("error: no usable checkpoint; nothing was done.", file=sys.stderr)

@@ -55,12 +55,15 @@ from IPython.display import display
 
 import helpers
 from helpers import metrics
+from helpers.config import to_channels_last
 from helpers.degrade import upsample
+from helpers.evaluation import evaluate
 from helpers.features import VGGFeatures
-from helpers.losses import VGGPerceptualLoss
+from helpers.inference import load_upscaler, save_upscalers
+from helpers.losses import SRLoss, VGGPerceptualLoss
 from helpers.plots import plot_curves, show_grid
-from helpers.sr import SRLoss, evaluate, load_upscaler, save_upscalers, train_upscaler
-from helpers.train import History, TrainingDiverged, to_channels_last
+from helpers.results import History
+from helpers.train import TrainingDiverged, train_upscaler
 from helpers.widgets import LossWeightPanel, Slider
 
 P = helpers.get_profile(profile)
@@ -229,7 +232,7 @@ print("untrained = bicubic:", torch.allclose(PixelShuffleUpscaler(SCALE)(x), F.i
 # `C_in · C_out · k²` per pixel *at the resolution it runs at*; the course's run at 4× the LR pixels.
 
 # %%
-# twin: helpers.sr.macs_per_lr_pixel
+# twin: helpers.models.registry.macs_per_lr_pixel
 def macs_per_lr_pixel(model: nn.Module, lr_side: int = 16) -> int:
     """Multiply-accumulates of one forward pass per LR input pixel: the sum of ``C_in*C_out*k*k`` over the
     convolutions, each times the number of pixels it runs at per LR pixel (``scale**2`` for those at HR size).
@@ -270,7 +273,7 @@ print(f"MACs per LR pixel: Upscale2x {mac_course:,}, PixelShuffleUpscaler {mac_f
 # and blurs). `SRLoss` lives in `helpers.sr` (notebooks 03 and 04 reuse it).
 
 # %%
-# twin: helpers.sr.course_losses
+# twin: helpers.losses.course_losses
 def course_losses(device: torch.device | str = "cpu") -> tuple[dict[str, SRLoss], VGGPerceptualLoss,
                                                                metrics.VGGDistance, metrics.LPIPSMetric]:
     """The losses and held-out metrics of notebooks 02 and 03: ``({"MSE": ..., "perceptual": ...}, perceptual,
@@ -309,11 +312,11 @@ with torch.no_grad():
 # budget** (the same number of steps on the same crops), once per loss. The efficient model is trained with MSE for
 # the **same CPU time** the course's MSE run took, so the comparison is accuracy per CPU-second.
 #
-# One run: seed, Adam, a fixed number of steps of `helpers.sr.train_upscaler` (the loop with autocast, NaN guard
+# One run: seed, Adam, a fixed number of steps of `helpers.train.train_upscaler` (the loop with autocast, NaN guard
 # and evaluations), on a fresh crop stream with the same seed.
 
 # %%
-# twin: helpers.sr.train_fixed_steps
+# twin: helpers.train.train_fixed_steps
 def train_fixed_steps(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                       crops: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int, *, seed: int = 0,
                       lr: float = 1e-3, device: torch.device | str = "cpu",
@@ -350,7 +353,7 @@ for name, h in histories.items():
 # clock `cpu_s` counts only training, not the evaluations, and is checked between chunks):
 
 # %%
-# twin: helpers.sr.train_for_cpu_budget
+# twin: helpers.train.train_for_cpu_budget
 def train_for_cpu_budget(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                          crops: Iterator[tuple[torch.Tensor, torch.Tensor]], budget_cpu_s: float, *, chunk: int,
                          max_steps: int, val: tuple[torch.Tensor, torch.Tensor], scale: int, eval_every: int,
@@ -388,10 +391,10 @@ print(f"PixelShuffle MSE: {int(fast_hist.last('step'))} steps in {fast_hist.last
 # ## Curves
 # Held-out metrics during training, side by side (the course shows LPIPS, MSE and PSNR; LPIPS only when its
 # pretrained backbone is available, VGG-dist always). The dashed line is bicubic interpolation
-# (`helpers.sr.bicubic_baseline` scores it like a model; `plot_curves_with_baseline` draws it).
+# (`helpers.evaluation.bicubic_baseline` scores it like a model; `plot_curves_with_baseline` draws it).
 
 # %%
-# twin: helpers.sr.bicubic_baseline
+# twin: helpers.evaluation.bicubic_baseline
 def bicubic_baseline(lr: torch.Tensor, hr: torch.Tensor, scale: int, distance: metrics.VGGDistance | None = None,
                      lpips_metric: metrics.LPIPSMetric | None = None) -> tuple[dict[str, float | str], torch.Tensor]:
     """The classical baseline: bicubic upsampling of ``lr`` ``(B, 3, h, w)`` in ``[0, 1]``, scored against ``hr``
@@ -403,7 +406,7 @@ def bicubic_baseline(lr: torch.Tensor, hr: torch.Tensor, scale: int, distance: m
 
 
 # %%
-# twin: helpers.sr.plot_curves_with_baseline
+# twin: helpers.plots.plot_curves_with_baseline
 def plot_curves_with_baseline(histories: Mapping[str, History], keys: Sequence[str],
                               baseline: Mapping[str, float | str], title: str | None = None,
                               label: str = "bicubic") -> plt.Figure:
@@ -431,7 +434,7 @@ plt.show()
 # The same PSNR-Y curves against training CPU time (process time, both cores counted) instead of steps.
 
 # %%
-# twin: helpers.sr.plot_psnr_per_cpu_second
+# twin: helpers.plots.plot_psnr_per_cpu_second
 def plot_psnr_per_cpu_second(histories: Mapping[str, History], baseline_psnr: float, title: str,
                              label: str = "bicubic") -> plt.Figure:
     """Held-out PSNR-Y (dB) against cumulative training CPU-seconds (``cpu_s``), one line per history, and
@@ -460,7 +463,7 @@ plt.show()
 # PSNR-RGB and MSE on RGB, VGG-dist on the backbone named in the column.
 
 # %%
-# twin: helpers.sr.results_table
+# twin: helpers.evaluation.results_table
 def results_table(models: Mapping[str, nn.Module], histories: Mapping[str, History], lr: torch.Tensor,
                   hr: torch.Tensor, scale: int, baseline: dict[str, float | str], baseline_name: str = "bicubic",
                   distance: metrics.VGGDistance | None = None, lpips_metric: metrics.LPIPSMetric | None = None,
@@ -484,7 +487,7 @@ display(table.style.format(precision=4, na_rep="-"))
 
 
 # %%
-# twin: helpers.sr.best_over_baseline
+# twin: helpers.evaluation.best_over_baseline
 def best_over_baseline(results: Mapping[str, Mapping[str, float | str]], names: Sequence[str],
                        key: str = "PSNR-Y", baseline: str = "bicubic") -> tuple[str, float]:
     """The entry of ``names`` with the highest ``results[name][key]`` and its margin over ``results[baseline]``."""
@@ -508,7 +511,7 @@ print(f"best MSE-trained model beats bicubic by >= 0.8 dB PSNR-Y (the quick-prof
 # each row), PSNR-Y under each panel.
 
 # %%
-# twin: helpers.sr.sr_grid
+# twin: helpers.plots.sr_grid
 def sr_grid(columns: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int, title: str,
             zoom: tuple[float, float, float] = (0.4, 0.4, 0.22), panel_size: float = 2.3) -> plt.Figure:
     """:func:`helpers.plots.show_grid` of the SR images in ``columns`` (each ``(B, 3, H, W)`` in ``[0, 1]``) and
@@ -542,7 +545,7 @@ plt.show()
 # for many GPU-epochs, where these handicaps wash out; at a few CPU-minutes they do not.
 
 # %%
-# twin: helpers.sr.base_psnr_ladder
+# twin: helpers.evaluation.base_psnr_ladder
 def base_psnr_ladder(lr: torch.Tensor, hr: torch.Tensor, scale: int, results: Mapping[str, Mapping[str, float | str]],
                      course_history: History, course: str = "course MSE",
                      efficient: str = "PixelShuffle MSE") -> dict[str, float]:
@@ -563,16 +566,17 @@ display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(pre
 
 # %% [markdown]
 # ## Save the generators
-# The three trained 2x generators go to `<run>/02_upscale_2x/upscale2x_<loss>.pt` (`helpers.sr.save_upscalers`:
+# The three trained 2x generators go to `<run>/02_upscale_2x/upscale2x_<loss>.pt` (`helpers.inference.save_upscalers`:
 # atomic writes, a file from other settings is moved to a backup name). Their meta says how to rebuild them, so
-# `helpers.sr.load_upscaler(path)`, notebook 11 and `python -m helpers.upscale --model <file> photo.jpg --out sr/`
+# `helpers.inference.load_upscaler(path)`, notebook 11 and `python -m helpers.upscale --model <file> photo.jpg --out sr/`
 # use them without this notebook. The slider playground below is not saved.
 
 # %%
 saved = save_upscalers(out, SCALE, models, histories, results, vgg_source, profile=P.name, crop=crop,
                        batch_size=batch_size, seed=seed)
 print("saved:", saved)
-reloaded, reloaded_meta = load_upscaler(out / "upscale2x_pixelshuffle_mse.pt")
+reloaded_loaded = load_upscaler(out / "upscale2x_pixelshuffle_mse.pt")
+reloaded, reloaded_meta = reloaded_loaded.model, reloaded_loaded.meta
 with torch.no_grad():
     same = torch.allclose(reloaded(val_lr[:1]), models["PixelShuffle MSE"].eval()(val_lr[:1]), atol=1e-5)
 print("reloaded PixelShuffle generator:", reloaded_meta["architecture"], reloaded_meta["kwargs"], "same output:", same)
@@ -583,10 +587,10 @@ print("reloaded PixelShuffle generator:", reloaded_meta["architecture"], reloade
 # training **the current model** (at first a copy of the course's perceptual model) with those weights and
 # refreshes its grid and metrics. Try: a little pixel loss (0.05) keeps the perceptual model's colours honest;
 # a large TV weight (0.1) blurs everything again; pixel weight 1 with L1 instead of MSE (`playground.use_l1 = True`)
-# gives slightly sharper edges than MSE. The callback is `helpers.sr.FineTunePlayground` (notebook 03 reuses it).
+# gives slightly sharper edges than MSE. The callback is `helpers.playground.FineTunePlayground` (notebook 03 reuses it).
 
 # %%
-# twin: helpers.sr.FineTunePlayground
+# twin: helpers.playground.FineTunePlayground
 class FineTunePlayground:
     """The callback of a :class:`helpers.LossWeightPanel`: keep training a *copy* of ``model`` (its own Adam,
     the given crop stream, a copy of ``history`` so the step count goes on) with the slider weights
@@ -641,7 +645,7 @@ panel.run(inline=True)  # once with the defaults, so batch runs show the result
 # %% [markdown]
 # ## What goes wrong
 # * **Evaluating in train mode.** BatchNorm then normalises each held-out image with its own statistics;
-#   `helpers.sr.evaluate` switches to eval mode (running averages) and back.
+#   `helpers.evaluation.evaluate` switches to eval mode (running averages) and back.
 # * **Misaligned bases.** `align_corners=True` and bicubic-with-antialias LR do not sample the same
 #   positions; the model must learn the half-pixel correction before anything else.
 # * **Perceptual loss alone shifts colours.** VGG features are largely invariant to small colour and

@@ -54,23 +54,14 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import helpers
+from helpers.evaluation import base_psnr_ladder, best_over_baseline, bicubic_baseline, results_table
+from helpers.inference import load_upscaler, save_upscalers
+from helpers.losses import course_losses
+from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock
-from helpers.sr import (
-    FineTunePlayground,
-    base_psnr_ladder,
-    best_over_baseline,
-    bicubic_baseline,
-    course_losses,
-    load_upscaler,
-    macs_per_lr_pixel,
-    plot_curves_with_baseline,
-    plot_psnr_per_cpu_second,
-    results_table,
-    save_upscalers,
-    sr_grid,
-    train_fixed_steps,
-    train_for_cpu_budget,
-)
+from helpers.playground import FineTunePlayground
+from helpers.plots import plot_curves_with_baseline, plot_psnr_per_cpu_second, sr_grid
+from helpers.train import train_fixed_steps, train_for_cpu_budget
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "03_upscale_4x")
@@ -165,7 +156,7 @@ print("untrained = bicubic:", torch.allclose(PixelShuffleUpscaler(SCALE)(x), F.i
 # %% [markdown]
 # Multiply-accumulates per LR input pixel (the cost of one forward pass): each convolution costs
 # `C_in · C_out · k²` per pixel *at the resolution it runs at*; the course's run at 16× the LR pixels
-# (`helpers.sr.macs_per_lr_pixel`, written out in notebook 02).
+# (`helpers.models.registry.macs_per_lr_pixel`, written out in notebook 02).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -304,7 +295,7 @@ display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(pre
 # training **the current model** (at first a copy of the course's perceptual model) with those weights and
 # refreshes its grid and metrics. Try: a little pixel loss (0.05) keeps the perceptual model's colours honest;
 # a large TV weight (0.1) blurs everything again; pixel weight 1 with L1 instead of MSE (`playground.use_l1 = True`)
-# gives slightly sharper edges than MSE. The callback is notebook 02's `helpers.sr.FineTunePlayground`.
+# gives slightly sharper edges than MSE. The callback is notebook 02's `helpers.playground.FineTunePlayground`.
 
 # %%
 playground = FineTunePlayground(models["course perceptual"], histories["course perceptual"], crops_for_run(),
@@ -315,17 +306,18 @@ panel.run(inline=True)  # once with the defaults, so batch runs show the result
 
 # %% [markdown]
 # ## Save the generators for notebooks 04, 08 and 11
-# Each trained 4x generator goes to `<run>/03_upscale_4x/upscale4x_<loss>.pt` through `helpers.sr.save_upscalers`
-# (a `helpers.train.Checkpoint`: atomic write; a file from other settings is kept under a backup name). The meta
+# Each trained 4x generator goes to `<run>/03_upscale_4x/upscale4x_<loss>.pt` through `helpers.inference.save_upscalers`
+# (a `helpers.inference.Checkpoint`: atomic write; a file from other settings is kept under a backup name). The meta
 # says how to rebuild it (architecture, constructor arguments, scale, profile, steps, loss weights, VGG weights);
-# notebook 04 loads the perceptual one with `helpers.sr.load_upscaler(helpers.output_dir(run_dir, "03_upscale_4x")
+# notebook 04 loads the perceptual one with `helpers.inference.load_upscaler(helpers.output_dir(run_dir, "03_upscale_4x")
 # / "upscale4x_perceptual.pt")`. The slider playground above is not saved.
 
 # %%
 saved = save_upscalers(out, SCALE, models, histories, results, vgg_source, profile=P.name, crop=crop,
                        batch_size=batch_size, seed=seed)
 print("saved:", saved)
-reloaded, reloaded_meta = load_upscaler(out / "upscale4x_perceptual.pt")
+reloaded_loaded = load_upscaler(out / "upscale4x_perceptual.pt")
+reloaded, reloaded_meta = reloaded_loaded.model, reloaded_loaded.meta
 with torch.no_grad():
     same = torch.allclose(reloaded(val_lr[:1]), models["course perceptual"].eval()(val_lr[:1]), atol=1e-5)
 print("reloaded perceptual generator:", reloaded_meta["architecture"], "same output:", same)
@@ -334,7 +326,7 @@ print("reloaded perceptual generator:", reloaded_meta["architecture"], "same out
 # %% [markdown]
 # ## What goes wrong
 # * **Evaluating in train mode.** BatchNorm then normalises each held-out image with its own statistics;
-#   `helpers.sr.evaluate` switches to eval mode (running averages) and back.
+#   `helpers.evaluation.evaluate` switches to eval mode (running averages) and back.
 # * **Misaligned bases.** `align_corners=True` and bicubic-with-antialias LR do not sample the same
 #   positions; the model must learn the half-pixel correction before anything else.
 # * **Perceptual loss alone shifts colours.** VGG features are largely invariant to small colour and

@@ -49,10 +49,12 @@ import torch.nn as nn
 from IPython.display import display
 
 import helpers
-from helpers import metrics, sr
+from helpers import evaluation, inference, metrics
+from helpers.config import autocast, to_channels_last
 from helpers.losses import VGGPerceptualLoss, gradient_penalty, tv_loss
-from helpers.models.upscalers import ResNetBlock, count_parameters
-from helpers.train import autocast, check_finite, to_channels_last
+from helpers.models.registry import count_parameters
+from helpers.models.upscalers import ResNetBlock
+from helpers.train import check_finite
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "04_wgan_gp_upscaler")
@@ -251,7 +253,7 @@ class UpscaleTrainer:
 
 
 def evaluate(g: nn.Module) -> dict:
-    row, _ = sr.evaluate(g, val_lr, val_hr, SCALE, distance, lpips_metric)
+    row, _ = evaluation.evaluate(g, val_lr, val_hr, SCALE, distance, lpips_metric)
     return row
 
 
@@ -339,12 +341,13 @@ perc_g.load_state_dict(perc_state)
 bicubic = helpers.upsample(val_lr, SCALE)
 rows = {"bicubic": {**metrics.sr_metrics(bicubic, val_hr, SCALE, distance, lpips_metric),
                    "MSE": float(metrics.mse(bicubic, val_hr).mean())}}
-rows["perceptual only (θ_perc)"], sr_perc = sr.evaluate(perc_g, val_lr, val_hr, SCALE, distance, lpips_metric)
-rows["WGAN-GP (θ_adv)"], sr_adv = sr.evaluate(generator, val_lr, val_hr, SCALE, distance, lpips_metric)
+rows["perceptual only (θ_perc)"], sr_perc = evaluation.evaluate(perc_g, val_lr, val_hr, SCALE, distance, lpips_metric)
+rows["WGAN-GP (θ_adv)"], sr_adv = evaluation.evaluate(generator, val_lr, val_hr, SCALE, distance, lpips_metric)
 nb03 = helpers.output_dir(run_dir, "03_upscale_4x") / "upscale4x_perceptual.pt"
 if nb03.exists():
-    model03, meta03 = sr.load_upscaler(nb03, device)
-    rows["03 Upscale4x perceptual"], _ = sr.evaluate(model03, val_lr, val_hr, SCALE, distance, lpips_metric)
+    model03_loaded = inference.load_upscaler(nb03, device)
+    model03, meta03 = model03_loaded.model, model03_loaded.meta
+    rows["03 Upscale4x perceptual"], _ = evaluation.evaluate(model03, val_lr, val_hr, SCALE, distance, lpips_metric)
 else:
     print(f"(no notebook 03 checkpoint at {nb03}: run 03 first to add its perceptual model to the table)")
 table = pd.DataFrame(rows).T
@@ -391,7 +394,7 @@ plt.show()
 def show_blend(weights: dict[str, float], steps: int) -> None:
     """Blend the two generators with the slider's α and show the held-out crops and metrics at once."""
     alpha = weights["alpha"]
-    row, srs = sr.evaluate(blended(alpha), val_lr, val_hr, SCALE, distance, lpips_metric)
+    row, srs = evaluation.evaluate(blended(alpha), val_lr, val_hr, SCALE, distance, lpips_metric)
     print(f"α = {alpha:.2f}: PSNR-Y {row['PSNR-Y']:.2f} dB, SSIM-Y {row['SSIM-Y']:.3f}, "
           f"{distance.name} {row[distance.name]:.4f}, LPIPS {row['LPIPS']}")
     helpers.show_grid({"perceptual only": sr_perc, f"α = {alpha:.2f}": srs, "HR": val_hr}, zoom=(0.3, 0.3, 0.3),
@@ -416,7 +419,7 @@ def fine_tune(weights: dict[str, float], steps: int) -> None:
     trainer.g_loss.tv_weight = weights["λ_TV"]
     trainer.g_loss.adv_weight = weights["λ_adv"]
     trainer.epoch(adv_epochs + 1, steps)
-    row, srs = sr.evaluate(generator, val_lr, val_hr, SCALE, distance, lpips_metric)
+    row, srs = evaluation.evaluate(generator, val_lr, val_hr, SCALE, distance, lpips_metric)
     print(f"after {steps} more steps: PSNR-Y {row['PSNR-Y']:.2f} dB, {distance.name} {row[distance.name]:.4f}")
     helpers.show_grid({"before": sr_adv, "after": srs, "HR": val_hr}, zoom=(0.3, 0.3, 0.3), panel_size=2.2)
     plt.show()

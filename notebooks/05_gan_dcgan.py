@@ -51,8 +51,8 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import helpers
-from helpers.coverage import digits_split, score_samples, train_digit_classifier
 from helpers.data import DatasetUnavailable, from_pm1, to_pm1, torchvision_dataset
+from helpers.digit_scores import digits_split, score_samples, train_digit_classifier
 from helpers.models.dcgan import dcgan_init, dcgan_stages
 from helpers.train import TrainingDiverged, set_requires_grad
 
@@ -104,7 +104,7 @@ plt.show()
 # %% [markdown]
 # ## "Is it working?", measured
 # Loss curves of a GAN do not say whether the samples are good (the two losses chase each other by
-# design). We therefore score samples with a small CNN trained on the real digits (`helpers.coverage`),
+# design). We therefore score samples with a small CNN trained on the real digits (`helpers.digit_scores`),
 # which also saw noise, blank images and blends of two digits labelled "no idea" (uniform target), so
 # it is *unsure* of images that are no digit. For `N` samples:
 # * **mean confidence**: the classifier's top probability averaged over the samples;

@@ -54,11 +54,14 @@ from IPython.display import display
 
 import helpers
 from helpers import metrics
+from helpers.config import autocast, to_channels_last
 from helpers.degrade import REALWORLD_RANGES, realworld_degrade
+from helpers.inference import load_upscaler, super_resolve
+from helpers.losses import SRLoss
 from helpers.models.patchgan import NLayerDiscriminator
-from helpers.models.upscalers import PixelShuffleUpscaler, count_parameters
-from helpers.sr import SRLoss, load_upscaler, super_resolve, train_upscaler
-from helpers.train import TrainingDiverged, autocast, check_finite, set_requires_grad, to_channels_last
+from helpers.models.registry import count_parameters
+from helpers.models.upscalers import PixelShuffleUpscaler
+from helpers.train import TrainingDiverged, check_finite, set_requires_grad, train_upscaler
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "08_srrescycgan")
@@ -140,7 +143,8 @@ vgg_source = distance.vgg.source
 print("LPIPS:", "available" if lpips_metric.available else lpips_metric.reason)
 nb03 = helpers.output_dir(run_dir, "03_upscale_4x") / "upscale4x_pixelshuffle_mse.pt"
 if nb03.exists():
-    model03, meta03 = load_upscaler(nb03, device)
+    model03_loaded = load_upscaler(nb03, device)
+    model03, meta03 = model03_loaded.model, model03_loaded.meta
     baseline_source = f"notebook 03 checkpoint ({meta03['profile']}, {meta03['steps']} steps)"
 else:
     meta03 = {"architecture": "PixelShuffleUpscaler", "kwargs": {"scale": SCALE, "channels": 32, "n_blocks": 2}}
@@ -582,7 +586,7 @@ print(f"of which the supervised pre-training on guessed pairs: {gain_bicubic - g
 # barely learnt. The paper's 100 k+ GPU iterations are where the cycle does its work; here it fine-tunes.
 
 # %%
-fig = helpers.sr.sr_grid({"bicubic": images["bicubic"], "03 bicubic-trained": images["03 bicubic-trained"],
+fig = helpers.plots.sr_grid({"bicubic": images["bicubic"], "03 bicubic-trained": images["03 bicubic-trained"],
                           "pre-trained G_HR": images["G_HR pre-trained (guessed pairs)"],
                           "SRResCycGAN": images["SRResCycGAN"]}, val_hr, SCALE,
                          title=f"4x on real-world degraded held-out photos ({P.name}, {steps} steps; PSNR-Y under each)",
@@ -612,7 +616,7 @@ def fine_tune(slider_weights: dict[str, float], n_steps: int) -> dict | None:
     print(f"{n_steps} more steps with {slider_weights}: PSNR-Y {row['PSNR-Y']:.3f} dB (before: "
           f"{results['SRResCycGAN']['PSNR-Y']:.3f} dB, bicubic {results['bicubic']['PSNR-Y']:.3f} dB), "
           f"SSIM-Y {row['SSIM-Y']:.4f}, {distance.name} {row[distance.name]:.4f}")
-    helpers.sr.sr_grid({"bicubic": images["bicubic"], "before": images["SRResCycGAN"], "after": sr_img}, val_hr, SCALE,
+    helpers.plots.sr_grid({"bicubic": images["bicubic"], "before": images["SRResCycGAN"], "after": sr_img}, val_hr, SCALE,
                        title=None, zoom=(0.4, 0.4, 0.22), panel_size=2.1)
     plt.show()
     return row
@@ -641,7 +645,8 @@ meta = {"architecture": "SRResDNet", "kwargs": model.g_hr_kwargs, "scale": SCALE
 ckpt = helpers.Checkpoint(out / "srrescycgan_g_hr.pt", meta, on_mismatch="backup")
 ckpt.load()  # moves a file made with other settings aside instead of overwriting it silently
 ckpt.save(model.step_count, {"model": model.G_HR}, model.history, metrics=results["SRResCycGAN"])
-reloaded, reloaded_meta = load_upscaler(out / "srrescycgan_g_hr.pt", device)
+reloaded_loaded = load_upscaler(out / "srrescycgan_g_hr.pt", device)
+reloaded, reloaded_meta = reloaded_loaded.model, reloaded_loaded.meta
 same = torch.allclose(super_resolve(reloaded, val_lr[:1]), images["SRResCycGAN"][:1], atol=1e-5)
 print("saved", ckpt.path.name, "| reloaded:", reloaded_meta["architecture"], "same output:", same)
 

@@ -121,10 +121,10 @@ print("feature shapes for a 64x64 input:", shapes)
 #   \mathcal{L}_\text{style} = \sum_l w_l E_l .$$
 # We divide the Gram matrix by $N_l M_l$ once, inside `gram_matrix`; then $E_l$ is simply
 # $\tfrac14 \lVert \hat G - \hat A \rVert^2$ and the numbers of a layer no longer grow with the image size.
-# (These three functions also live in `helpers.style`; a test keeps the copies identical.)
+# (These three functions also live in `helpers.style_transfer`; a test keeps the copies identical.)
 
 # %%
-# twin: helpers.style.gram_matrix
+# twin: helpers.style_transfer.gram_matrix
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W)`` feature maps -> ``(B, C, C)`` Gram matrices ``F F^T / (C * H * W)`` in float32.
 
@@ -141,7 +141,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 # %%
-# twin: helpers.style.content_loss
+# twin: helpers.style_transfer.content_loss
 def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
                  layer: str = GATYS_CONTENT_LAYER) -> torch.Tensor:
     """Gatys et al. eq. 1 on one layer: ``1/2 * sum (F - P)^2`` per image, averaged over the batch.
@@ -157,7 +157,7 @@ def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, tor
 
 
 # %%
-# twin: helpers.style.style_loss
+# twin: helpers.style_transfer.style_loss
 def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
                layer_weights: Mapping[str, float] | None = None) -> torch.Tensor:
     """Gatys et al. eq. 4-5: ``sum_l w_l * 1/4 * sum (G_l - A_l)^2`` per image, averaged over the batch.

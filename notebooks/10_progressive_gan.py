@@ -54,8 +54,8 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import helpers
-from helpers.coverage import digits_split, score_samples, train_digit_classifier
 from helpers.data import DatasetUnavailable, from_pm1, to_pm1, torchvision_dataset
+from helpers.digit_scores import digits_split, score_samples, train_digit_classifier
 from helpers.losses import gradient_penalty
 from helpers.train import set_requires_grad
 
@@ -79,7 +79,7 @@ t_start, cpu_start = time.perf_counter(), time.process_time()
 # %% [markdown]
 # ## The data, at every resolution of the ladder
 # scikit-learn's 1,797 handwritten digits (8×8, shipped with the package, so this runs offline), upsampled
-# bilinearly to 16×16 and split once (`helpers.coverage.digits_split`): the GAN and the scoring classifier
+# bilinearly to 16×16 and split once (`helpers.digit_scores.digits_split`): the GAN and the scoring classifier
 # train on 80 %; the held-out 20 % give the "real data" reference numbers. With `dataset = "mnist"` or
 # `"fashion_mnist"` the GAN trains on those (resized to 16×16) when torchvision can download them; offline it
 # says so at once and keeps the digits. The generator's output is meant for `[-1, 1]` (`to_pm1`).
@@ -122,7 +122,7 @@ plt.show()
 
 # %% [markdown]
 # ## The ruler: coverage, as in notebook 05
-# A small CNN trained on the real digits (`helpers.coverage`) scores `N` samples: **mean confidence** (its top
+# A small CNN trained on the real digits (`helpers.digit_scores`) scores `N` samples: **mean confidence** (its top
 # probability averaged over the samples), the **class histogram** (confident samples, top probability ≥ 0.5,
 # per digit) and **classes covered** (digits with at least `ceil(0.2 · N / 10)` confident samples, 20 of
 # 1,000). The classifier resizes any image to 16×16, so it can score the 4×4 and 8×8 stages too; to know what

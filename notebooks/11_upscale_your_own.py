@@ -50,8 +50,8 @@ from IPython.display import display
 
 import helpers
 from helpers import degrade, metrics
-from helpers.sr import super_resolve
-from helpers.upscale import LoadedModel, UpscaleError, convention, evaluate_images, load_model, upscale_tiled
+from helpers.inference import CheckpointError, LoadedModel, load_upscaler, super_resolve, upscale_tiled
+from helpers.upscale import convention, evaluate_images
 
 P = helpers.get_profile(profile)
 out = helpers.output_dir(run_dir, "11_upscale_your_own")
@@ -66,8 +66,8 @@ t_start = time.perf_counter()
 # %% [markdown]
 # ## The checkpoints of this run
 # Every upscaler the series trains is saved with its architecture, constructor arguments, scale, profile,
-# steps, loss weights and VGG weight source (`helpers.sr.save_upscalers`, `helpers.train.Checkpoint`), so
-# `helpers.upscale.load_model(path)` rebuilds it without the notebook that trained it. We look at every `.pt`
+# steps, loss weights and VGG weight source (`helpers.inference.save_upscalers`, `helpers.inference.Checkpoint`), so
+# `helpers.inference.load_upscaler(path)` rebuilds it without the notebook that trained it. We look at every `.pt`
 # file in the run's notebook folders and keep those that load as upscalers; a file that is something else
 # (a GAN of notebook 05, a backup) is skipped with the reason.
 
@@ -79,8 +79,8 @@ def find_upscalers(root: Path) -> dict[str, LoadedModel]:
     found = {}
     for path in sorted(root.glob("[0-9][0-9]_*/*.pt")):
         try:
-            lm = load_model(path, device)
-        except UpscaleError as err:
+            lm = load_upscaler(path, device)
+        except CheckpointError as err:
             print(f"skipped {path.parent.name}/{path.name}: {str(err).split(':', 1)[-1].strip()[:90]}")
             continue
         found[f"{path.parent.name}/{path.name}"] = dataclasses.replace(lm, name=f"{path.parent.name[:2]} {path.stem}")
@@ -248,7 +248,7 @@ print(f"done in {elapsed:.0f} s; metrics in {out / 'metrics.json'}")
 
 # %% [markdown]
 # ## Summary
-# * One command, one cell: every checkpoint of the series is self-describing, so `helpers.upscale.load_model`
+# * One command, one cell: every checkpoint of the series is self-describing, so `helpers.inference.load_upscaler`
 #   and `python -m helpers.upscale` run it without the notebook that trained it.
 # * The leaderboard ranks them under the papers' convention on photos none of them has seen; the report of
 #   `make run` shows the same numbers.

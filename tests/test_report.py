@@ -11,6 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from helpers import report
+from helpers.results import read_metrics, write_metrics
 
 BOARD_4X = {
     "bicubic": {"PSNR-Y": 24.123456789, "SSIM-Y": 0.6512345, "VGG-dist": 0.4123, "LPIPS": "unavailable offline"},
@@ -75,8 +76,8 @@ def fake_run(tmp_path: Path) -> tuple[Path, list[dict]]:
         for f in files:
             (folder / f).write_bytes(b"\x89PNG fake")
         if metrics:
-            report.write_metrics(folder, **metrics)
-        results.append({"name": name, "seconds": seconds, "status": status, "metrics": report.read_metrics(folder)})
+            write_metrics(folder, **metrics)
+        results.append({"name": name, "seconds": seconds, "status": status, "metrics": read_metrics(folder)})
 
     notebook("01_vgg", files=("grid.png", "extra.png"), notebook="01_vgg", profile="smoke", key_figure="grid.png",
              vgg_weights="hed", loss_ms_native=12.5, distortions={"blur": {"MSE": 0.01, "VGG": 0.5}})
@@ -207,10 +208,10 @@ def test_per_scale_convention_goes_under_its_own_table(tmp_path):
     run = tmp_path / "run"
     folder = run / "11_upscale_your_own"
     folder.mkdir(parents=True)
-    report.write_metrics(folder, leaderboard={"4x": BOARD_4X, "2x": BOARD_2X},
+    write_metrics(folder, leaderboard={"4x": BOARD_4X, "2x": BOARD_2X},
                          leaderboard_convention={"2x": "border = 2 px", "4x": "border = 4 px"})
     text = report.build_report(run, [{"name": folder.name, "seconds": 1.0, "status": "ok",
-                                      "metrics": report.read_metrics(folder)}]).read_text()
+                                      "metrics": read_metrics(folder)}]).read_text()
     assert text.index("<h3>2x</h3>") < text.index("border = 2 px") < text.index("<h3>4x</h3>")
     assert text.index("<h3>4x</h3>") < text.index("border = 4 px")
     assert "{" not in text[text.index("<h3>2x</h3>"):text.index("border = 2 px")]

@@ -7,6 +7,8 @@ import torch.nn.functional as F
 
 from helpers import degrade
 from helpers.degrade import realworld_degrade
+from helpers.inference import Checkpoint
+from helpers.models.registry import build_upscaler, count_parameters
 from helpers.models.srrescycgan import (
     DegradationGenerator,
     ResDBlock,
@@ -14,8 +16,7 @@ from helpers.models.srrescycgan import (
     gradient_tv_loss,
     image_gradients,
 )
-from helpers.models.upscalers import PixelShuffleUpscaler, build_upscaler, count_parameters
-from helpers.train import Checkpoint
+from helpers.models.upscalers import PixelShuffleUpscaler
 
 
 def conv(cin, cout, k):
@@ -206,8 +207,7 @@ def test_realworld_degrade_rejects_bad_input():
 
 # --------------------------------------------------------------------------- checkpoint round trip
 def test_g_hr_checkpoint_loads_with_the_series_loaders(tmp_path):
-    from helpers.sr import load_upscaler
-    from helpers.upscale import load_model
+    from helpers.inference import load_upscaler
 
     kwargs = {"scale": 4, "upscale_kwargs": {"channels": 8, "n_blocks": 1}, "channels": 4, "n_blocks": 1}
     g = SRResDNet(**kwargs)
@@ -217,9 +217,8 @@ def test_g_hr_checkpoint_loads_with_the_series_loaders(tmp_path):
             "loss_weights": {"λ_cyc": 5.0}, "vgg_source": "random"}
     Checkpoint(tmp_path / "g.pt", meta).save(1, {"model": g})
     assert isinstance(build_upscaler("SRResDNet", **kwargs), SRResDNet)
-    model, saved_meta = load_upscaler(tmp_path / "g.pt")
+    loaded = load_upscaler(tmp_path / "g.pt")
     x = torch.rand(1, 3, 8, 8)
     with torch.no_grad():
-        assert torch.allclose(model(x), g.eval()(x))
-    loaded = load_model(tmp_path / "g.pt")
-    assert loaded.scale == 4 and saved_meta["architecture"] == "SRResDNet"
+        assert torch.allclose(loaded.model(x), g.eval()(x))
+    assert loaded.scale == 4 and loaded.meta["architecture"] == "SRResDNet"

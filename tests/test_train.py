@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from helpers import train
+from helpers import inference, results, train
 
 
 def test_check_finite_names_the_loss_and_step():
@@ -16,14 +16,14 @@ def test_check_finite_names_the_loss_and_step():
 
 
 def test_history():
-    h = train.History()
+    h = results.History()
     h.log(1, loss=torch.tensor(2.0))
     h.log(2, loss=1.0, psnr=20)
     assert h.series("loss") == ([1.0, 2.0], [2.0, 1.0])
     assert h.last("psnr") == 20
     with pytest.raises(KeyError):
         h.last("ssim")
-    assert train.History(h.state_dict()).series("psnr") == ([2.0], [20.0])
+    assert results.History(h.state_dict()).series("psnr") == ([2.0], [20.0])
 
 
 def _model():
@@ -36,39 +36,39 @@ def test_checkpoint_round_trip(tmp_path):
     opt = torch.optim.Adam(model.parameters())
     model(torch.rand(1, 3, 8, 8)).sum().backward()
     opt.step()
-    hist = train.History()
+    hist = results.History()
     hist.log(5, loss=0.3)
-    ck = train.Checkpoint(tmp_path / "a.pt", {"arch": "x", "lr": 1e-3})
+    ck = inference.Checkpoint(tmp_path / "a.pt", {"arch": "x", "lr": 1e-3})
     assert ck.load() is None
     ck.save(5, {"model": model, "opt": opt}, hist, note="hi")
     assert not (tmp_path / "a.pt.tmp").exists()
-    saved = train.Checkpoint(tmp_path / "a.pt", {"lr": 1e-3, "arch": "x"}).load()
+    saved = inference.Checkpoint(tmp_path / "a.pt", {"lr": 1e-3, "arch": "x"}).load()
     assert saved["step"] == 5 and saved["note"] == "hi"
     opt2 = torch.optim.Adam(other.parameters())
-    restored = train.Checkpoint.restore(saved, {"model": other, "opt": opt2})
+    restored = inference.Checkpoint.restore(saved, {"model": other, "opt": opt2})
     assert restored.last("loss") == pytest.approx(0.3)
     for a, b in zip(model.parameters(), other.parameters()):
         assert torch.equal(a, b)
     assert opt2.state_dict()["state"][0]["step"] == 1
-    with pytest.raises(train.CheckpointMismatch, match="no state for"):
-        train.Checkpoint.restore(saved, {"critic": other})
+    with pytest.raises(inference.CheckpointMismatch, match="no state for"):
+        inference.Checkpoint.restore(saved, {"critic": other})
 
 
 def test_checkpoint_mismatch_keeps_the_file(tmp_path):
     path = tmp_path / "a.pt"
-    train.Checkpoint(path, {"lr": 1}).save(1, {"m": _model()})
+    inference.Checkpoint(path, {"lr": 1}).save(1, {"m": _model()})
     before = path.read_bytes()
-    with pytest.raises(train.CheckpointMismatch, match="other settings"):
-        train.Checkpoint(path, {"lr": 2}).load()
+    with pytest.raises(inference.CheckpointMismatch, match="other settings"):
+        inference.Checkpoint(path, {"lr": 2}).load()
     assert path.read_bytes() == before
-    assert train.Checkpoint(path, {"lr": 2}, on_mismatch="backup").load() is None
+    assert inference.Checkpoint(path, {"lr": 2}, on_mismatch="backup").load() is None
     backups = list(tmp_path.glob("a.pt.bak-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == before and not path.exists()
     path.write_bytes(b"junk")
-    with pytest.raises(train.CheckpointMismatch, match="cannot be read"):
-        train.Checkpoint(path, {"lr": 2}).load()
+    with pytest.raises(inference.CheckpointMismatch, match="cannot be read"):
+        inference.Checkpoint(path, {"lr": 2}).load()
     with pytest.raises(ValueError):
-        train.Checkpoint(path, {}, on_mismatch="overwrite")
+        inference.Checkpoint(path, {}, on_mismatch="overwrite")
 
 
 def test_autocast_and_channels_last():

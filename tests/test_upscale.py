@@ -11,22 +11,20 @@ from PIL import Image
 
 from helpers import degrade, metrics
 from helpers.data import DATA_HUB, load_image, mod_crop, save_image, sr_benchmark_hr
-from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x, build_upscaler
-from helpers.models.wgan import Generator
-from helpers.sr import super_resolve
-from helpers.train import Checkpoint
-from helpers.upscale import (
+from helpers.inference import (
+    Checkpoint,
+    CheckpointError,
     GlobalGridUpsample,
     LoadedModel,
-    UpscaleError,
-    evaluate_images,
-    load_model,
-    main,
-    read_image,
+    load_upscaler,
     receptive_radius,
+    super_resolve,
     upscale_tiled,
-    with_means,
 )
+from helpers.models.registry import build_upscaler
+from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x
+from helpers.models.wgan import Generator
+from helpers.upscale import evaluate_images, main, read_image, with_means
 
 TINY = {"scale": 2, "channels": 4, "n_blocks": 1}
 
@@ -63,7 +61,7 @@ def test_build_upscaler_makes_the_wgan_generator():
 
 
 def test_load_model_rebuilds_the_same_function(ckpt):
-    lm = load_model(ckpt)
+    lm = load_upscaler(ckpt)
     original = tiny_model()
     original.load_state_dict(torch.load(ckpt, weights_only=True)["state"]["model"])
     x = torch.rand(1, 3, 20, 20)
@@ -84,20 +82,20 @@ def test_receptive_radius_by_hand(model, expected):
 
 
 def test_load_model_errors(tmp_path, ckpt):
-    with pytest.raises(UpscaleError, match="No checkpoint"):
-        load_model(tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match="No checkpoint"):
+        load_upscaler(tmp_path / "missing.pt")
     (tmp_path / "foreign.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UpscaleError, match="not a PyTorch checkpoint"):
-        load_model(tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+        load_upscaler(tmp_path / "foreign.pt")
     Checkpoint(tmp_path / "other.pt", {"profile": "smoke"}).save(1, {"model": tiny_model()})
-    with pytest.raises(UpscaleError, match="not an upscaler checkpoint"):
-        load_model(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an upscaler checkpoint"):
+        load_upscaler(tmp_path / "other.pt")
     save_ckpt(tmp_path / "lying.pt", tiny_model(), "PixelShuffleUpscaler", TINY, 4)
-    with pytest.raises(UpscaleError, match="meta says scale 4"):
-        load_model(tmp_path / "lying.pt")
+    with pytest.raises(CheckpointError, match="meta says scale 4"):
+        load_upscaler(tmp_path / "lying.pt")
     save_ckpt(tmp_path / "wrong.pt", tiny_model(), "PixelShuffleUpscaler", {**TINY, "channels": 8}, 2)
-    with pytest.raises(UpscaleError, match="cannot rebuild"):
-        load_model(tmp_path / "wrong.pt")
+    with pytest.raises(CheckpointError, match="cannot rebuild"):
+        load_upscaler(tmp_path / "wrong.pt")
 
 
 # --------------------------------------------------------------------------- tiling
@@ -162,7 +160,7 @@ def test_cli_upscales_files_and_folders(tmp_path, ckpt):
     assert main(["--model", str(ckpt), str(folder), str(tmp_path / "b.jpg"), "--out", str(out), "--fp32"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a_tiny.png", "b_tiny.png"]
     sr = load_image(out / "a_tiny.png")
-    expected = super_resolve(load_model(ckpt).model, load_image(folder / "a.png")[None], use_amp=False)[0]
+    expected = super_resolve(load_upscaler(ckpt).model, load_image(folder / "a.png")[None], use_amp=False)[0]
     assert sr.shape == (3, 60, 40)
     assert (sr - expected).abs().max() <= 0.5 / 255 + 1e-6
 
@@ -192,7 +190,7 @@ def test_cli_bad_inputs_fail_alone(tmp_path, ckpt, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good_tiny.png", "gray_tiny.png"]
-    for expected in ("foreign.pt is not a PyTorch checkpoint", "corrupt.png as an image",
+    for expected in ("foreign.pt cannot be read as a checkpoint", "corrupt.png as an image",
                      "tiny needs at least 8x8 (its receptive field is 15x15", "No file or folder",
                      "gray.png: grayscale"):
         assert expected in err
@@ -232,7 +230,7 @@ def test_cli_evaluation_table(tmp_path, ckpt, capsys):
     lr = degrade.bicubic_down(hr, 2)
     assert df["PSNR-Y"][0] == pytest.approx(float(metrics.psnr(degrade.upsample(lr, 2), hr, 2, y_channel=True)),
                                             abs=1e-5)
-    sr = super_resolve(load_model(ckpt).model, lr, use_amp=False)
+    sr = super_resolve(load_upscaler(ckpt).model, lr, use_amp=False)
     assert df["SSIM-Y"][3] == pytest.approx(float(metrics.ssim(sr, hr, 2, y_channel=True)), abs=1e-5)
     assert df["PSNR-Y"][2] == pytest.approx((df["PSNR-Y"][0] + df["PSNR-Y"][1]) / 2, abs=1e-5)
     assert (out / "im0_tiny.png").exists()

@@ -4,14 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers.models.upscalers import (
-    PixelShuffleUpscaler,
-    ResNetBlock,
-    Upscale2x,
-    Upscale4x,
-    build_upscaler,
-    count_parameters,
-)
+from helpers.models.registry import build_upscaler, count_parameters
+from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock, Upscale2x, Upscale4x
 
 
 def conv_params(cin, cout, k):

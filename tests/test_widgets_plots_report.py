@@ -5,7 +5,7 @@ import matplotlib
 import pytest
 import torch
 
-from helpers import plots, report, train, widgets
+from helpers import plots, report, results, widgets
 
 matplotlib.use("Agg")
 
@@ -69,7 +69,7 @@ def test_show_grid_layout_and_captions():
 
 
 def test_plot_curves_and_save(tmp_path):
-    h = train.History()
+    h = results.History()
     for i in range(3):
         h.log(i, loss=1 / (i + 1), psnr=20 + i)
     fig = plots.plot_curves({"a": h}, ["loss", "psnr"], logy=["loss"])
@@ -78,11 +78,11 @@ def test_plot_curves_and_save(tmp_path):
 
 
 def test_metrics_file_merges(tmp_path):
-    report.write_metrics(tmp_path, a=1, table={"x": {"PSNR": torch.tensor(2.5)}})
-    report.write_metrics(tmp_path, b="z")
+    results.write_metrics(tmp_path, a=1, table={"x": {"PSNR": torch.tensor(2.5)}})
+    results.write_metrics(tmp_path, b="z")
     data = json.loads((tmp_path / "metrics.json").read_text())
     assert data == {"a": 1, "b": "z", "table": {"x": {"PSNR": 2.5}}}
-    assert report.read_metrics(tmp_path / "none") == {}
+    assert results.read_metrics(tmp_path / "none") == {}
 
 
 def test_report_references_existing_images(tmp_path):
@@ -91,9 +91,9 @@ def test_report_references_existing_images(tmp_path):
     nb = tmp_path / "01_x"
     nb.mkdir()
     (nb / "grid.png").write_bytes(b"png")
-    report.write_metrics(nb, key_figure="grid.png", profile="smoke", table={"bicubic": {"PSNR-Y": 30.0}})
+    results.write_metrics(nb, key_figure="grid.png", profile="smoke", table={"bicubic": {"PSNR-Y": 30.0}})
     path = report.build_report(tmp_path, [{"name": "01_x", "seconds": 3.0, "status": "ok",
-                                           "metrics": report.read_metrics(nb)}])
+                                           "metrics": results.read_metrics(nb)}])
 
     class Images(HTMLParser):
         srcs: list = []

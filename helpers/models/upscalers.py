@@ -114,32 +114,3 @@ class PixelShuffleUpscaler(nn.Module):
         for block in self.blocks:
             h = h + block(h)
         return skip + self.shuffle(self.tail(h))
-
-
-ARCHITECTURES = {"Upscale2x": Upscale2x, "Upscale4x": Upscale4x, "PixelShuffleUpscaler": PixelShuffleUpscaler}
-
-
-def build_upscaler(name: str, **kwargs) -> nn.Module:
-    """A model from its class name and constructor arguments (what checkpoints store in their meta).
-
-    Besides :data:`ARCHITECTURES`, ``"WGANGenerator"`` builds notebook 04's
-    :class:`helpers.models.wgan.Generator` and ``"SRResDNet"`` notebook 08's G_HR
-    :class:`helpers.models.srrescycgan.SRResDNet` (imported here, since both modules import this one).
-    """
-    if name == "WGANGenerator":
-        from .wgan import Generator
-
-        return Generator(**kwargs)
-    if name == "SRResDNet":  # notebook 08's G_HR (srrescycgan imports this module)
-        from .srrescycgan import SRResDNet
-
-        return SRResDNet(**kwargs)
-    if name not in ARCHITECTURES:
-        raise ValueError(f"Unknown upscaler {name!r}: use one of "
-                         f"{', '.join([*ARCHITECTURES, 'WGANGenerator', 'SRResDNet'])}.")
-    return ARCHITECTURES[name](**kwargs)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -162,11 +162,11 @@ def build(site: Site, ns: dict, calls: list) -> object:
     args = [ast.unparse(a) for a in site.call.args]
     kwargs = {k.arg: ast.unparse(k.value) for k in site.call.keywords if k.arg}
     if site.kind == "panel method":
-        import helpers.sr
+        import helpers.playground
 
-        owner = getattr(helpers.sr, site.owner_class, None)
+        owner = getattr(helpers.playground, site.owner_class, None)
         if owner is None:
-            raise LookupError(f"{site.name}: class {site.owner_class} is not in helpers.sr; the check can only "
+            raise LookupError(f"{site.name}: class {site.owner_class} is not in helpers.playground; the check can only "
                               "build .panel() of a helpers class")
         values = [eval(a, ns) for a in args]  # noqa: S307 - neutralised notebook expressions
         return owner.panel(recorder, *values, **{k: eval(v, ns) for k, v in kwargs.items()})  # noqa: S307

@@ -1,8 +1,8 @@
-"""helpers.style: Gatys et al. (2016) Gram matrices, content and style losses on tiny hand-computed tensors."""
+"""helpers.style_transfer: Gatys et al. (2016) Gram matrices, content and style losses on tiny hand-computed tensors."""
 import pytest
 import torch
 
-from helpers.style import GATYS_CONTENT_LAYER, GATYS_STYLE_WEIGHTS, content_loss, gram_matrix, style_loss
+from helpers.style_transfer import GATYS_CONTENT_LAYER, GATYS_STYLE_WEIGHTS, content_loss, gram_matrix, style_loss
 
 # one image, two channels, 1x2 positions: F = [[1, 2], [3, 4]]
 F_TINY = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)

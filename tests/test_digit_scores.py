@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from helpers.coverage import DigitClassifier, coverage_from_probs, digits_split, score_samples
+from helpers.digit_scores import DigitClassifier, coverage_from_probs, digits_split, score_samples
 
 
 def _onehot(classes, conf=0.9):
@@ -83,7 +83,7 @@ def test_score_samples_uses_the_classifier():
 
 
 def test_train_classifier_caches_and_learns(tmp_path, monkeypatch):
-    from helpers.coverage import train_digit_classifier
+    from helpers.digit_scores import train_digit_classifier
 
     monkeypatch.setenv("SRGAN_CACHE", str(tmp_path))
     threads = torch.get_num_threads()

@@ -8,29 +8,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import metrics
+from helpers.evaluation import base_psnr_ladder, best_over_baseline, bicubic_baseline, evaluate, results_table
+from helpers.inference import SAVED_UPSCALERS, Checkpoint, load_upscaler, save_upscalers, super_resolve
+from helpers.losses import SRLoss, course_losses
+from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x
-from helpers.sr import (
-    SAVED_UPSCALERS,
-    FineTunePlayground,
-    SRLoss,
-    base_psnr_ladder,
-    best_over_baseline,
-    bicubic_baseline,
-    course_losses,
-    evaluate,
-    load_upscaler,
-    macs_per_lr_pixel,
-    plot_curves_with_baseline,
-    plot_psnr_per_cpu_second,
-    results_table,
-    save_upscalers,
-    sr_grid,
-    super_resolve,
-    train_fixed_steps,
-    train_for_cpu_budget,
-    train_upscaler,
-)
-from helpers.train import Checkpoint, History, TrainingDiverged
+from helpers.playground import FineTunePlayground
+from helpers.plots import plot_curves_with_baseline, plot_psnr_per_cpu_second, sr_grid
+from helpers.results import History
+from helpers.train import TrainingDiverged, train_fixed_steps, train_for_cpu_budget, train_upscaler
 
 
 def fixed_pair():
@@ -142,7 +128,8 @@ def test_load_upscaler_roundtrip(tmp_path):
         model.tail.bias.fill_(0.25)
     meta = {"architecture": "PixelShuffleUpscaler", "kwargs": {"scale": 3, "channels": 4, "n_blocks": 1}}
     path = Checkpoint(tmp_path / "m.pt", meta).save(5, {"model": model})
-    loaded, got = load_upscaler(path)
+    lm = load_upscaler(path)
+    loaded, got = lm.model, lm.meta
     assert got == meta and not loaded.training
     x = torch.rand(1, 3, 5, 5)
     assert torch.allclose(loaded(x), model(x))
@@ -220,7 +207,7 @@ def test_bicubic_baseline_scores_bicubic():
 
 
 def two_histories():
-    from helpers.train import History
+    from helpers.results import History
     a, b = History(), History()
     for step, (psnr, cpu) in enumerate([(20.0, 0.0), (22.0, 1.5), (23.0, 3.0)]):
         a.log(step, **{"PSNR-Y": psnr, "cpu_s": cpu, "MSE": 0.1 / (step + 1)})
@@ -343,14 +330,15 @@ def test_save_upscalers_writes_self_describing_checkpoints(tmp_path, capsys):
                      "pixelshuffle_mse": "upscale2x_pixelshuffle_mse.pt"}
     lr = torch.rand(1, 3, 8, 8)
     for key, (name, _, weights) in SAVED_UPSCALERS.items():
-        model, meta = load_upscaler(tmp_path / saved[key])
+        lm = load_upscaler(tmp_path / saved[key])
+        model, meta = lm.model, lm.meta
         assert meta["steps"] == histories[name].last("step") and meta["loss_weights"] == weights
         assert meta["scale"] == 2 and meta["profile"] == "smoke" and meta["seed"] == 3
         assert meta["vgg_source"] == ("hed" if key == "perceptual" else "not used")
         with torch.no_grad():
             assert torch.allclose(model(lr), models[name].eval()(lr), atol=1e-6)
-    assert load_upscaler(tmp_path / saved["mse"])[1]["architecture"] == "Upscale2x"
-    assert load_upscaler(tmp_path / saved["pixelshuffle_mse"])[1]["kwargs"] == {"scale": 2}
+    assert load_upscaler(tmp_path / saved["mse"]).meta["architecture"] == "Upscale2x"
+    assert load_upscaler(tmp_path / saved["pixelshuffle_mse"]).meta["kwargs"] == {"scale": 2}
     # other settings: the old file is kept under a backup name, never overwritten
     save_upscalers(tmp_path, 2, models, histories, results, "hed", profile="quick", seed=3)
     assert len(list(tmp_path.glob("upscale2x_mse.pt.bak-*"))) == 1

@@ -1,0 +1,77 @@
+"""Scoring upscalers on held-out pairs: the series' metrics row for a model or for bicubic, and tables of them.
+
+Introduced in notebook 02 and reused by 03, 04, 08 and 11. Images are ``(B, 3, H, W)`` RGB in ``[0, 1]``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import metrics
+from .degrade import upsample
+from .inference import super_resolve
+from .results import History
+
+
+def evaluate(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, scale: int,
+             distance: metrics.VGGDistance | None = None, lpips_metric: metrics.LPIPSMetric | None = None,
+             use_amp: bool = True) -> tuple[dict[str, float | str], torch.Tensor]:
+    """Metrics row (:func:`helpers.metrics.sr_metrics` plus RGB ``MSE``) and the SR images ``(B, 3, H, W)``."""
+    sr = super_resolve(model, lr, use_amp=use_amp)
+    if sr.shape != hr.shape:
+        raise ValueError(f"The model made {tuple(sr.shape)} from {tuple(lr.shape)}, expected {tuple(hr.shape)}: "
+                         f"is it a {scale}x model?")
+    row = metrics.sr_metrics(sr, hr.to(sr), scale, distance, lpips_metric)
+    row["MSE"] = float(metrics.mse(sr, hr.to(sr)).mean())
+    return row, sr
+
+
+def bicubic_baseline(lr: torch.Tensor, hr: torch.Tensor, scale: int, distance: metrics.VGGDistance | None = None,
+                     lpips_metric: metrics.LPIPSMetric | None = None) -> tuple[dict[str, float | str], torch.Tensor]:
+    """The classical baseline: bicubic upsampling of ``lr`` ``(B, 3, h, w)`` in ``[0, 1]``, scored against ``hr``
+    ``(B, 3, scale*h, scale*w)`` like :func:`evaluate` scores a model. Returns ``(metrics row, images)``."""
+    bicubic = upsample(lr, scale)
+    row = metrics.sr_metrics(bicubic, hr, scale, distance, lpips_metric)
+    row["MSE"] = float(metrics.mse(bicubic, hr).mean())
+    return row, bicubic
+
+
+def results_table(models: Mapping[str, nn.Module], histories: Mapping[str, History], lr: torch.Tensor,
+                  hr: torch.Tensor, scale: int, baseline: dict[str, float | str], baseline_name: str = "bicubic",
+                  distance: metrics.VGGDistance | None = None, lpips_metric: metrics.LPIPSMetric | None = None,
+                  ) -> tuple[dict[str, dict[str, float | str]], dict[str, torch.Tensor]]:
+    """Score every model on ``(lr, hr)`` with :func:`evaluate` and add its ``steps`` and ``train CPU-s`` (from
+    its history). Returns ``({baseline_name: baseline, name: row, ...}, {name: SR images (B, 3, H, W)})``,
+    ready for ``pandas.DataFrame(results).T``."""
+    results, sr_images = {baseline_name: baseline}, {}
+    for name, model in models.items():
+        results[name], sr_images[name] = evaluate(model, lr, hr, scale, distance, lpips_metric)
+        results[name]["steps"] = int(histories[name].last("step"))
+        results[name]["train CPU-s"] = histories[name].last("cpu_s")
+    return results, sr_images
+
+
+def best_over_baseline(results: Mapping[str, Mapping[str, float | str]], names: Sequence[str],
+                       key: str = "PSNR-Y", baseline: str = "bicubic") -> tuple[str, float]:
+    """The entry of ``names`` with the highest ``results[name][key]`` and its margin over ``results[baseline]``."""
+    if not names:
+        raise ValueError("names is empty: say which results to compare.")
+    best = max(names, key=lambda n: results[n][key])
+    return best, results[best][key] - results[baseline][key]
+
+
+def base_psnr_ladder(lr: torch.Tensor, hr: torch.Tensor, scale: int, results: Mapping[str, Mapping[str, float | str]],
+                     course_history: History, course: str = "course MSE",
+                     efficient: str = "PixelShuffle MSE") -> dict[str, float]:
+    """Held-out PSNR-Y (dB) from the bases up: bicubic, the course model's bilinear ``align_corners=True``
+    base, the course model before and after training (first and last evaluation of ``course_history``)
+    and the efficient model after training (``results`` as made by :func:`results_table`)."""
+    bilinear = F.interpolate(lr, scale_factor=scale, mode="bilinear", align_corners=True).clamp(0, 1)
+    return {"bicubic": results["bicubic"]["PSNR-Y"],
+            "bilinear, align_corners=True (the course's base)": float(metrics.psnr(bilinear, hr, scale, True).mean()),
+            f"{course} before training": course_history.series("PSNR-Y")[1][0],
+            f"{course} after training": results[course]["PSNR-Y"],
+            f"{efficient} after training": results[efficient]["PSNR-Y"]}

@@ -1,0 +1,54 @@
+"""Every upscaler architecture a checkpoint may name, by class name (what checkpoints store in their meta).
+
+The model modules do not import this one, so there is no import cycle: ``registry`` imports ``upscalers``,
+``wgan`` and ``srrescycgan``, and nothing in ``helpers.models`` imports ``registry`` back.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .srrescycgan import SRResDNet
+from .upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x
+from .wgan import Generator
+
+#: class name in a checkpoint's meta -> constructor. "WGANGenerator" is notebook 04's generator (course doc 000),
+#: "SRResDNet" notebook 08's G_HR (course doc 003).
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "Upscale2x": Upscale2x, "Upscale4x": Upscale4x, "PixelShuffleUpscaler": PixelShuffleUpscaler,
+    "WGANGenerator": Generator, "SRResDNet": SRResDNet,
+}
+
+
+def build_upscaler(name: str, **kwargs) -> nn.Module:
+    """A model from its class name and constructor arguments; ``ValueError`` naming the known ones otherwise."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown upscaler {name!r}: use one of {', '.join(ARCHITECTURES)}.")
+    return ARCHITECTURES[name](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def macs_per_lr_pixel(model: nn.Module, lr_side: int = 16) -> int:
+    """Multiply-accumulates of one forward pass per LR input pixel: the sum of ``C_in*C_out*k*k`` over the
+    convolutions, each times the number of pixels it runs at per LR pixel (``scale**2`` for those at HR size).
+
+    Measured with forward hooks on a zero image ``(1, 3, lr_side, lr_side)``; leaves the model in eval mode.
+    """
+    total, hooks = 0, []
+
+    def hook(module, inp, outp):
+        nonlocal total
+        total += module.in_channels * module.out_channels * module.kernel_size[0] * module.kernel_size[1] \
+            * outp.shape[-1] * outp.shape[-2] // lr_side**2
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, lr_side, lr_side, device=next(model.parameters()).device))
+    for h in hooks:
+        h.remove()
+    return total
