@@ -4,8 +4,8 @@ Layers (:data:`LAYERS`; a module imports only from layers above its own, ``tests
 against the real imports)::
 
     config -> degrade -> data, results -> features -> metrics -> models, losses
-    -> inference, digit_scores, style_transfer -> evaluation -> train -> plots, widgets, claims
-    -> playground, notebook -> run, report, upscale, sample
+    -> inference, digit_scores, style_transfer -> evaluation -> train -> wgan_gp, gan_training, translation
+    -> plots, widgets, claims -> playground, notebook -> report, upscale -> run
 
 The names below are imported on first use (an explicit table, no scanning), so ``python -m helpers.upscale``
 loads neither matplotlib nor ipywidgets.
@@ -26,9 +26,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inference", "digit_scores", "style_transfer"),
     ("evaluation",),
     ("train",),
+    ("wgan_gp", "gan_training", "translation"),
     ("plots", "widgets", "claims"),
     ("playground", "notebook"),
-    ("run", "report", "upscale", "sample"),
+    ("report", "upscale"),
+    ("run",),
 )
 
 _EXPORTS = {

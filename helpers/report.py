@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from .results import _plain
 LEADERBOARD_COLUMNS = ("PSNR-Y", "SSIM-Y", "VGG-dist", "LPIPS")
 HIGHER_IS_BETTER = {"PSNR-Y": True, "SSIM-Y": True, "VGG-dist": False, "LPIPS": False}
 _SHOWN_ELSEWHERE = {"notebook", "profile", "vgg_weights", "seconds", "key_figure", "leaderboard",
-                    "leaderboard_convention"}
+                    "leaderboard_convention", "claims", "machine"}
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1150px;margin:1.5em auto;padding:0 1em;
      color:#222;line-height:1.45}
@@ -283,11 +284,13 @@ def build_report(run_dir: str | Path, results: list[dict[str, Any]]) -> Path:
                    f"<td>{float(res.get('seconds', 0)):.0f} s</td>"
                    f"<td>{html.escape(str((res.get('metrics') or {}).get('profile', '?')))}</td></tr>")
     toc.append("</table>")
-    links = (["<a href='#leaderboard'>leaderboard</a>"] if boards else []) + \
+    links = (["<a href='#claims'>claims</a>"] if claim_rows(results) else []) + \
+        (["<a href='#leaderboard'>leaderboard</a>"] if boards else []) + \
         (["<a href='#browser'>browser screenshots</a>"] if shots else [])
     if links:
         toc.append("<p>Also: " + " · ".join(links) + "</p>")
     parts += toc
+    parts += _claims_section(claim_rows(results))
     if boards:
         parts.append("<h2 id='leaderboard'>Leaderboard: every upscaler on the same held-out images</h2>")
         parts += boards
@@ -304,3 +307,111 @@ def build_report(run_dir: str | Path, results: list[dict[str, Any]]) -> Path:
     path = run_dir / "report.html"
     path.write_text("\n".join(parts))
     return path
+
+
+# --------------------------------------------------------------------------- claims of a run
+def claim_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every claim recorded by the run's notebooks (``metrics["claims"]``), in run order, with its notebook."""
+    return [{"notebook": str(r["name"]), **c} for r in results for c in (r.get("metrics") or {}).get("claims", [])]
+
+
+def broken_headlines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The headline claims that do not hold."""
+    return [c for c in rows if c["kind"] == "headline" and not c["holds"]]
+
+
+def _claim_values(c: Mapping[str, Any]) -> tuple[str, str, str]:
+    spread = f" ± {c['spread']:.3g}" if c.get("n", 1) > 1 else ""
+    return (f"{c['subject']} {c['value']:.4g}", f"{c['control']} {c['control_value']:.4g}",
+            f"{c['margin']:+.3g}{spread}")
+
+
+def claims_text(rows: list[dict[str, Any]]) -> str:
+    """The claims as a plain-text table for the terminal."""
+    if not rows:
+        return "No claims were recorded."
+    lines = [f"{'notebook':<24} {'claim':<34} {'kind':<11} {'verdict':<6}  subject vs control (margin ± spread)"]
+    for c in rows:
+        subject, control, margin = _claim_values(c)
+        lines.append(f"{c['notebook'][:24]:<24} {c['name'][:34]:<34} {c['kind']:<11} {c['verdict']:<6}  "
+                     f"{subject} vs {control} ({c['measure']}, {margin})")
+    return "\n".join(lines)
+
+
+def claims_markdown(rows: list[dict[str, Any]]) -> str:
+    """The claims as a Markdown table (what ``--readme`` writes into the README)."""
+    lines = ["| notebook | claim | kind | subject | control | margin ± spread | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for c in rows:
+        subject, control, margin = _claim_values(c)
+        lines.append(f"| {c['notebook'][:2]} | {c['statement']} ({c['measure']}; {c['source']} model"
+                     f"{'; ' + c['basis'] if c.get('basis') else ''}) | {c['kind']} | {subject} | {control} | "
+                     f"{margin} | {c['verdict']} |")
+    return "\n".join(lines)
+
+
+def _claims_section(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    head = "".join(f"<th{' class=name' if h in ('notebook', 'claim') else ''}>{h}</th>"
+                   for h in ("notebook", "claim", "kind", "subject", "control", "margin ± spread", "verdict"))
+    body = []
+    for c in rows:
+        subject, control, margin = _claim_values(c)
+        css = "ok" if c["holds"] else ("fail" if c["kind"] == "headline" else "missing")
+        body.append(f"<tr><td class='name'>{html.escape(c['notebook'])}</td><td class='name'>"
+                    f"{html.escape(c['statement'])}<br><small>{html.escape(c['measure'])}; {html.escape(c['source'])}"
+                    f" model{'; ' + html.escape(c['basis']) if c.get('basis') else ''}</small></td>"
+                    f"<td>{html.escape(c['kind'])}</td><td>{html.escape(subject)}</td><td>{html.escape(control)}</td>"
+                    f"<td>{html.escape(margin)}</td><td class='{css}'>{html.escape(c['verdict'])}</td></tr>")
+    return ["<h2 id='claims'>Claims: each notebook's measured answer</h2>",
+            "<p class='convention'>A headline claim is a notebook's lesson and must hold; an observation is "
+            "reported, not enforced. A difference inside the spread (per image or per seed) is a tie.</p>",
+            f"<table><tr>{head}</tr>{''.join(body)}</table>"]
+
+
+README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
+
+
+def update_readme(readme: str | Path, run_dir: str | Path) -> Path:
+    """Replace the block between :data:`README_START` and :data:`README_END` in ``readme`` with the claims
+    table of the run in ``run_dir`` (its ``summary.json``); the README's result numbers are never typed."""
+    readme, run_dir = Path(readme), Path(run_dir)
+    summary = run_dir / "summary.json"
+    if not summary.is_file():
+        raise FileNotFoundError(f"No {summary}: run `make run` first.")
+    results = json.loads(summary.read_text())
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no {README_START} ... {README_END} block to fill.")
+    profiles = sorted({str((r.get("metrics") or {}).get("profile")) for r in results})
+    machine = next(((r.get("metrics") or {}).get("machine") for r in results if (r.get("metrics") or {}).get(
+        "machine")), {})
+    block = (f"{README_START}\nFrom run `{run_dir.resolve().name}` (profile {', '.join(profiles)}; "
+             f"{machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} torch threads), written by "
+             f"`make readme`:\n\n{claims_markdown(claim_rows(results))}\n{README_END}")
+    head, rest = text.split(README_START, 1)
+    readme.write_text(head + block + rest.split(README_END, 1)[1])
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.report RUN_DIR [--readme README.md]``: rebuild the report (and the README's claims)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--readme", type=Path, help="README whose claims block to rewrite from this run")
+    args = parser.parse_args(argv)
+    summary = args.run_dir / "summary.json"
+    if not summary.is_file():
+        print(f"error: no {summary}: give a run folder written by `make run`.", file=sys.stderr)
+        return 2
+    print("report:", build_report(args.run_dir, json.loads(summary.read_text())))
+    if args.readme:
+        print("claims written into", update_readme(args.readme, args.run_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

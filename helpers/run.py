@@ -1,13 +1,17 @@
 """The batch run behind ``make run``: execute every notebook with papermill, collect metrics, write a report.
 
     python -m helpers.run [--profile quick] [--only 01,02] [--out runs] [--update-notebooks]
+                          [--allow-failed-claims] [--enforce-claims]
 
 Each notebook runs in ``notebooks/`` with ``NB_PROFILE`` and ``NB_RUN_DIR`` set in its environment (its
 parameters cell reads them), so the executed copy has no injected cell. Results land in
 ``runs/<timestamp>/<notebook>/`` (executed notebook, figures, ``metrics.json``), with ``runs/latest``
 pointing at the newest run, ``summary.json`` and ``report.html``. A failing notebook stops the run with the
-notebook, cell and error named, and a non-zero exit status. ``--update-notebooks`` copies the executed
-notebooks back over ``notebooks/`` (how the committed outputs are made).
+notebook, cell and error named, and a non-zero exit status. The run ends with the table of every claim of the
+series; under ``quick`` and ``full`` a headline claim that does not hold fails the run, naming the notebook, the
+claim and its values (``--allow-failed-claims`` runs on regardless; ``--enforce-claims`` enforces them under
+``smoke`` too, where too few steps break most lessons: a way to see the check fail). ``--update-notebooks`` copies
+the executed notebooks back over ``notebooks/`` (how the committed outputs are made), only when all passed.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from .config import PROFILE_NAMES, PROJECT_ROOT
-from .report import build_report
+from .report import broken_headlines, build_report, claim_rows, claims_text
 from .results import read_metrics
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -98,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(PROJECT_ROOT / "runs"))
     parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of NN_topic.ipynb notebooks")
     parser.add_argument("--update-notebooks", action="store_true",
-                        help="copy the executed notebooks back into notebooks/ (the committed outputs)")
+                        help="copy the executed notebooks back into notebooks/ (the committed outputs), only when "
+                             "every notebook ran and every headline claim holds")
+    parser.add_argument("--allow-failed-claims", action="store_true",
+                        help="report headline claims that do not hold, but exit 0 (a teacher running on regardless)")
+    parser.add_argument("--enforce-claims", action="store_true",
+                        help="enforce headline claims under the smoke profile too (they are enforced for quick "
+                             "and full); e.g. to see a broken lesson fail the run")
     args = parser.parse_args(argv)
 
     from papermill.exceptions import PapermillExecutionError
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     _link_latest(run_dir)
-    results, failed = [], None
+    results, failed, executed_copies = [], None, []
     bar = tqdm(notebooks, desc=f"notebooks ({args.profile})", unit="nb")
     for path in bar:
         bar.set_postfix_str(path.stem)
@@ -124,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"name": path.stem, "seconds": seconds, "status": status, "metrics": read_metrics(out)})
         if failed:
             break
-        if args.update_notebooks:
-            nbformat.write(nbformat.read(executed, as_version=4), path)
+        executed_copies.append((executed, path))
     bar.close()
 
     (run_dir / "summary.json").write_text(json.dumps(results, indent=2))
@@ -136,9 +145,25 @@ def main(argv: list[str] | None = None) -> int:
         vgg = r["metrics"].get("vgg_weights", "-")
         print(f"  {r['name']:<{width}}  {r['seconds']:6.0f} s  {r['status'][:60]:<8}  VGG: {vgg}")
     print(f"Report: {report}")
+    rows = claim_rows(results)
+    print(f"\nClaims of this run ({len(rows)}):\n{claims_text(rows)}")
     if failed:
         print(f"\nFAILED: {failed[0]} {failed[1]}\nThe executed copy with the error is in {run_dir}.", file=sys.stderr)
         return 1
+    enforced = args.profile != "smoke" or args.enforce_claims
+    broken = broken_headlines(rows) if enforced else []
+    for c in broken:
+        print(f"\nHEADLINE CLAIM DOES NOT HOLD: {c['notebook']}: {c['name']} ({c['statement']}): {c['subject']} "
+              f"{c['value']:.4g} vs {c['control']} {c['control_value']:.4g} on {c['measure']}, margin "
+              f"{c['margin']:+.3g} ± {c['spread']:.3g} -> {c['verdict']}", file=sys.stderr)
+    if broken and not args.allow_failed_claims:
+        print(f"{len(broken)} headline claim(s) do not hold: the lesson is broken in this run (see above). "
+              "--allow-failed-claims runs on regardless.", file=sys.stderr)
+        return 1
+    if args.update_notebooks:
+        for executed, path in executed_copies:
+            nbformat.write(nbformat.read(executed, as_version=4), path)
+        print(f"Wrote {len(executed_copies)} executed notebook(s) back into {Path(args.notebooks)}.")
     return 0
 
 
