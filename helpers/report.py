@@ -387,9 +387,13 @@ def update_readme(readme: str | Path, run_dir: str | Path) -> Path:
     profiles = sorted({str((r.get("metrics") or {}).get("profile")) for r in results})
     machine = next(((r.get("metrics") or {}).get("machine") for r in results if (r.get("metrics") or {}).get(
         "machine")), {})
+    times = ["| notebook | run time | status |", "|---|---|---|"] + [
+        f"| {r['name']} | {float(r.get('seconds', 0)):.0f} s | {r.get('status', '?')} |" for r in results]
     block = (f"{README_START}\nFrom run `{run_dir.resolve().name}` (profile {', '.join(profiles)}; "
              f"{machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} torch threads), written by "
-             f"`make readme`:\n\n{claims_markdown(claim_rows(results))}\n{README_END}")
+             f"`make readme`:\n\n{claims_markdown(claim_rows(results))}\n\n"
+             f"Run times in that run ({sum(float(r.get('seconds', 0)) for r in results) / 60:.1f} min in all):"
+             f"\n\n" + "\n".join(times) + f"\n{README_END}")
     head, rest = text.split(README_START, 1)
     readme.write_text(head + block + rest.split(README_END, 1)[1])
     return readme

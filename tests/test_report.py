@@ -215,3 +215,28 @@ def test_per_scale_convention_goes_under_its_own_table(tmp_path):
     assert text.index("<h3>2x</h3>") < text.index("border = 2 px") < text.index("<h3>4x</h3>")
     assert text.index("<h3>4x</h3>") < text.index("border = 4 px")
     assert "{" not in text[text.index("<h3>2x</h3>"):text.index("border = 2 px")]
+
+
+def test_update_readme_fills_the_claims_block_from_the_run(tmp_path):
+    import json as _json
+
+    from helpers.claims import compare
+
+    c = compare("a", "A beats B", measure="PSNR-Y (dB)", subject="A", values=[30.0, 31.0], control="B",
+                control_values=[29.0, 29.5])
+    run_dir = tmp_path / "20260101-000000"
+    run_dir.mkdir()
+    (run_dir / "summary.json").write_text(_json.dumps([{"name": "02_upscale_2x", "seconds": 61.0, "status": "ok",
+                                                        "metrics": {"profile": "quick", "claims": [c.as_dict()],
+                                                                    "machine": {"cpu": "TestCPU",
+                                                                                "torch_threads": 2}}}]))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.README_START}\nold numbers 1.23\n{report.README_END}\nrest\n")
+    report.update_readme(readme, run_dir)
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("intro\n") and text.endswith("rest\n")
+    assert "| 02 | A beats B" in text and "A 30.5" in text and "B 29.25" in text and "+1.25 ± 0.354" in text
+    assert "| 02_upscale_2x | 61 s | ok |" in text and "TestCPU, 2 torch threads" in text
+    readme.write_text("no block")
+    with pytest.raises(ValueError, match="no <!-- claims:start -->"):
+        report.update_readme(readme, run_dir)
