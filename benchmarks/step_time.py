@@ -6,7 +6,7 @@ Each model is trained at the ``quick`` profile's crop and batch of the notebook 
 *training step* (every network of the model updated once, data loading included) is timed two ways:
 
 * **course**: as the course documents write it: fp32, default (NCHW) memory format, the perceptual loss
-  resizing output and target to 224x224 before VGG16 (seed 001's ``VGG16PerceptualLoss``), and every training
+  resizing output and target to 224x224 before VGG16 (course doc 001's ``VGG16PerceptualLoss``), and every training
   crop decoded from its PNG file when it is drawn (a ``Dataset.__getitem__`` that opens the file);
 * **project**: this project's choices: ``channels_last``, bf16 autocast on the CPU (AMP on CUDA, not measured
   here) via :func:`helpers.train.autocast`, VGG features at the crop's own resolution and only up to the layer used,
@@ -87,7 +87,7 @@ def crops(mode: str, size: int, scale: int, batch: int):
 
 
 def perceptual(mode: str) -> VGGPerceptualLoss:
-    """Seed 001's loss (VGG16 relu3_3, L1): with the resize to 224 (course) or at native size (project)."""
+    """Course doc 001's loss (VGG16 relu3_3, L1): with the resize to 224 (course) or at native size (project)."""
     vgg = VGGFeatures(("relu3_3",))
     if mode == "project":
         vgg = to_channels_last(vgg)
@@ -181,8 +181,8 @@ def wgan_build(mode: str):
 def dcgan_build(mode: str):
     """Notebook 05: DCGAN at 16x16 (G 128@4 -> 64@8, D mirrored), z of 64, batch 64; one D step (real and fake)
     and one G step (non-saturating), Adam(2e-4, (0.5, 0.999)); the real images are held in memory either way.
-    The course's G step draws new codes and runs G again (seed 002: "feed it random vectors"); the project's
-    reuses the D step's fakes, one G forward per step, as seed 004's reference code (pix2pix, CycleGAN) does."""
+    The course's G step draws new codes and runs G again (course doc 002: "feed it random vectors"); the project's
+    reuses the D step's fakes, one G forward per step, as course doc 004's reference code (pix2pix, CycleGAN) does."""
     from helpers.models.dcgan import DCDiscriminator, DCGenerator
 
     torch.manual_seed(0)

@@ -189,8 +189,8 @@ def show(claims: Sequence[Claim], title: str = "Measured answer") -> None:
              MIME_TYPE: {"claims": [c.as_dict() for c in claims]}}, raw=True)
 
 
-def answer(out_dir: str | os.PathLike, *claims: Claim) -> list[Claim]:
-    """Record ``claims`` in the notebook's ``metrics.json`` and show them as its "Measured answer"."""
+def answer(out_dir: str | os.PathLike, *claims: Claim) -> None:
+    """Record ``claims`` in the notebook's ``metrics.json`` and show them as its "Measured answer" (returns
+    nothing, so the last line of a cell adds no echo under the table)."""
     record(out_dir, claims)
     show(claims)
-    return list(claims)

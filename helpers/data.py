@@ -9,8 +9,11 @@ packages ship (scikit-image, scikit-learn, matplotlib), written once as PNGs to 
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import os
+import socket
 import tarfile
 import urllib.error
 import urllib.request
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import degrade
 from .config import PROJECT_ROOT, cache_dir
@@ -29,18 +32,42 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 # --------------------------------------------------------------------------- reading images
+#: Images with more pixels than this are refused before they are decoded (Pillow's own decompression-bomb
+#: limit is about 89 megapixels); ``$SRGAN_MAX_PIXELS`` (or ``python -m helpers.upscale --max-pixels``) changes it.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+class ImageTooLarge(ValueError):
+    """An image file with more pixels than the limit (:func:`max_image_pixels`); refused before decoding."""
+
+
+def max_image_pixels() -> int:
+    """The pixel limit for reading images: ``$SRGAN_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get("SRGAN_MAX_PIXELS")
+    try:
+        limit = int(value) if value else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise ValueError(f"$SRGAN_MAX_PIXELS={value!r} is not a whole number of pixels (e.g. 200000000).") from None
+    if limit < 1:
+        raise ValueError(f"$SRGAN_MAX_PIXELS={value!r} must be at least 1.")
+    return limit
+
+
 def to_tensor(array: np.ndarray) -> torch.Tensor:
-    """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 / uint16 / float array -> ``(3, H, W)`` float32
-    in ``[0, 1]``."""
+    """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 / uint16 / bool / float array -> ``(3, H, W)`` float32
+    in ``[0, 1]``. Float values outside ``[0, 1]`` (or not finite) are refused, never clipped: their scale is
+    unknown."""
     arr = np.asarray(array)
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255
     elif arr.dtype == np.uint16:
         arr = arr.astype(np.float32) / 65535
-    elif arr.dtype == bool:
-        arr = arr.astype(np.float32)
     else:
         arr = arr.astype(np.float32)
+        if arr.size and not (np.isfinite(arr).all() and arr.min() >= 0 and arr.max() <= 1):
+            raise ValueError(f"its values run from {arr.min():.4g} to {arr.max():.4g} (float data must be "
+                             "finite and in [0, 1]; clipping would silently whiten or blacken it). Scale it to "
+                             "[0, 1] first (e.g. divide by its maximum) or save it as an 8- or 16-bit PNG.")
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
@@ -48,13 +75,17 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     if arr.shape[2] == 4:  # composite over white, as a viewer shows it
         alpha = arr[..., 3:]
         arr = arr[..., :3] * alpha + (1 - alpha)
-    return torch.from_numpy(np.ascontiguousarray(arr.clip(0, 1))).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
 
 
 def _pil_to_array(img: Image.Image) -> np.ndarray:
     """Any Pillow mode -> uint8/uint16/float array that :func:`to_tensor` understands."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale PNG / TIFF
-        return np.asarray(img, dtype=np.float32).clip(0, 65535) / 65535
+    if img.mode.startswith("I"):  # 16-bit grayscale PNG / TIFF ("I;16*"), 32-bit integer TIFF ("I")
+        arr = np.asarray(img)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ValueError(f"its integer values run from {arr.min()} to {arr.max()}, outside the 16-bit range "
+                             "0-65535 this reader scales to [0, 1]. Save it as a 16-bit PNG.")
+        return arr.astype(np.uint16)
     if img.mode == "F":
         return np.asarray(img, dtype=np.float32)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -62,33 +93,69 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """Read an image file as ``(3, H, W)`` float32 RGB in ``[0, 1]``.
+def image_to_tensor(img: Image.Image, name: str = "the image") -> torch.Tensor:
+    """A Pillow image (any mode) -> ``(3, H, W)`` float32 RGB in ``[0, 1]``; ``ValueError`` naming ``name`` for
+    values that have no place in ``[0, 1]`` (floats outside it, integers beyond 16 bits)."""
+    try:
+        return to_tensor(_pil_to_array(img))
+    except ValueError as err:
+        raise ValueError(f"Cannot use {name}: {err}") from err
 
-    Grayscale is repeated to three channels, palette images are expanded, 16-bit images are scaled by
-    1/65535, and transparent images are composited over white. A missing file raises
-    ``FileNotFoundError`` and an unreadable one ``ValueError``, each saying what to do.
+
+def _open(data: bytes, name: str, max_pixels: int | None) -> Image.Image:
+    """Decode ``data`` after checking its size from the header against the pixel limit; turn it upright by
+    its EXIF orientation tag (as a phone's viewer does)."""
+    limit = max_pixels or max_image_pixels()
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # the limit below replaces Pillow's, so that it can be raised past Pillow's
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+            if w * h > limit:
+                raise ImageTooLarge(
+                    f"{name} is {w}x{h} = {w * h / 1e6:.3g} megapixels, above the limit of {limit / 1e6:g} "
+                    "megapixels (a guard against decompression bombs: a small file can hold a huge image). If you "
+                    f"trust it, raise the limit: set SRGAN_MAX_PIXELS={w * h} in the environment (or pass "
+                    f"--max-pixels {w * h} to python -m helpers.upscale); or downscale the image first.")
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"Cannot read {name} as an image ({err}). The file is corrupt or not an image: "
+                         "re-export it as PNG or JPEG.") from err
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
+
+
+def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
+    """Read an image file as a decoded, upright Pillow image, refusing one above the pixel limit.
+
+    ``max_pixels`` defaults to :func:`max_image_pixels`. A missing file raises ``FileNotFoundError``; an
+    unreadable or too large one ``ValueError`` (:class:`ImageTooLarge`), each saying what to do.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No image file at {path}: check the path (it is resolved from "
                                 f"{Path.cwd()}) or give an absolute one.")
-    return decode_image(path.read_bytes(), str(path))
+    return _open(path.read_bytes(), str(path), max_pixels)
 
 
-def decode_image(data: bytes, name: str = "the upload") -> torch.Tensor:
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> torch.Tensor:
+    """Read an image file as ``(3, H, W)`` float32 RGB in ``[0, 1]``, upright by its EXIF orientation.
+
+    Grayscale is repeated to three channels, palette images are expanded, 16-bit images are scaled by
+    1/65535, transparent images are composited over white; float images must hold values in ``[0, 1]``.
+    Errors as :func:`open_image`.
+    """
+    return image_to_tensor(open_image(path, max_pixels), str(path))
+
+
+def decode_image(data: bytes, name: str = "the upload", max_pixels: int | None = None) -> torch.Tensor:
     """Decode the bytes of an image file (an upload widget's content) like :func:`load_image` does.
 
-    Returns ``(3, H, W)`` float32 RGB in ``[0, 1]``; bytes that are not an image raise ``ValueError`` naming
-    ``name``.
+    Returns ``(3, H, W)`` float32 RGB in ``[0, 1]``; bytes that are not an image, or an image above the pixel
+    limit, raise ``ValueError`` naming ``name``.
     """
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return to_tensor(_pil_to_array(img))
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"Cannot read {name} as an image ({err}). The file is corrupt or not an image: "
-                         "re-export it as PNG or JPEG.") from err
+    return image_to_tensor(_open(data, name, max_pixels), name)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -118,11 +185,16 @@ def from_pm1(img: torch.Tensor) -> torch.Tensor:
 
 
 def save_image(img: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Write ``(3, H, W)`` in ``[0, 1]`` as an 8-bit PNG (parent folders created)."""
+    """Write ``(3, H, W)`` in ``[0, 1]`` as an 8-bit PNG (parent folders created); a write that fails (disk
+    full) leaves no partial file and re-raises the ``OSError``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arr = img.detach().float().clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    Image.fromarray(np.ascontiguousarray(arr)).save(path)  # uint8 before numpy: 1 byte a value for large images
+    try:
+        Image.fromarray(np.ascontiguousarray(arr)).save(path)  # uint8 before numpy: 1 byte a value for large images
+    except OSError:  # disk full, quota: a truncated PNG must not stay behind looking like a result
+        path.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -196,8 +268,14 @@ def sample_images(split: str = "train", root: Path | None = None) -> dict[str, t
 
 # --------------------------------------------------------------------------- crops and pairs
 def mod_crop(img: torch.Tensor, scale: int) -> torch.Tensor:
-    """Crop the bottom / right edge so that ``H`` and ``W`` are multiples of ``scale`` (the SR convention)."""
+    """Crop the bottom / right edge so that ``H`` and ``W`` are multiples of ``scale`` (the SR convention).
+
+    An image smaller than ``scale`` on a side has nothing left and raises ``ValueError``."""
     h, w = img.shape[-2:]
+    if h < scale or w < scale:
+        raise ValueError(f"Image of {h}x{w} is smaller than the scale {scale}: no {scale}x{scale} block is left "
+                         f"to make an LR pixel from. Use an image of at least {scale}x{scale} (far larger for "
+                         "metrics).")
     return img[..., : h - h % scale, : w - w % scale]
 
 
@@ -271,22 +349,88 @@ class DatasetUnavailable(RuntimeError):
     """A real dataset could not be downloaded and is not in place locally."""
 
 
-# name -> (url, what the archive holds). No checksums are published for these archives; the files
-# are checked for readability when used.
-DATA_HUB: dict[str, tuple[str, str]] = {
-    "div2k_train_hr": ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip", "DIV2K_train_HR/*.png"),
-    "div2k_valid_hr": ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", "DIV2K_valid_HR/*.png"),
+#: Seconds a download may wait for the server (to connect, or for the next block) before it gives up.
+DOWNLOAD_TIMEOUT_S = 60.0
+
+
+class DownloadError(OSError):
+    """A download that did not complete or whose SHA-256 differs; nothing was left in place."""
+
+
+@contextlib.contextmanager
+def download_timeout(seconds: float = DOWNLOAD_TIMEOUT_S) -> Iterator[None]:
+    """Give sockets opened inside the block a timeout (for third-party download code that sets none, such as
+    ``torch.hub``); the previous default is restored afterwards."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def download(url: str, dest: Path, sha256: str | None = None, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Download ``url`` to ``dest``: into ``<dest>.part`` first, renamed only once it is whole.
+
+    Whole means: as long as the server's ``Content-Length`` says, and with the given ``sha256`` when one is
+    known. Otherwise :class:`DownloadError` is raised and the ``.part`` file removed, so a partial file is never
+    taken for a whole one. ``timeout`` bounds every wait on the server (``TimeoutError`` after it).
+    """
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as f:
+            expected = response.headers.get("Content-Length")
+            for block in iter(lambda: response.read(1 << 20), b""):
+                f.write(block)
+                digest.update(block)
+                size += len(block)
+        if expected is not None and size != int(expected):
+            raise DownloadError(f"{url} stopped after {size} of {expected} bytes: try again.")
+        if sha256 and digest.hexdigest() != sha256:
+            raise DownloadError(f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}: the file is corrupt "
+                                "or was changed on the server; try again, or report it if it persists.")
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(dest)
+    return dest
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, sha256: str | None) -> None:
+    """Raise :class:`DownloadError` if ``path``'s SHA-256 is not ``sha256`` (nothing checked when ``None``)."""
+    if sha256 and (got := sha256_file(path)) != sha256:
+        raise DownloadError(f"{path} has SHA-256 {got}, expected {sha256}: it is incomplete or another file. "
+                            "Delete it; it is downloaded again on the next run.")
+
+
+# name -> (url, what the archive holds, SHA-256 or None). The archives' hosts publish no checksums, so none are
+# recorded here (a download is still checked for completeness against its Content-Length); the files are
+# checked for readability when used. Give a SHA-256 here when one becomes known.
+DATA_HUB: dict[str, tuple[str, str, str | None]] = {
+    "div2k_train_hr": ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip", "DIV2K_train_HR/*.png", None),
+    "div2k_valid_hr": ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", "DIV2K_valid_HR/*.png", None),
     "facades": ("https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz",
-                "facades/{train,val,test}/*.jpg (photo | label side by side)"),
+                "facades/{train,val,test}/*.jpg (photo | label side by side)", None),
     "horse2zebra": ("https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip",
-                    "horse2zebra/{trainA,trainB,testA,testB}/*.jpg"),
+                    "horse2zebra/{trainA,trainB,testA,testB}/*.jpg", None),
 }
 #: The super-resolution test sets papers report on (Set5: Bevilacqua et al. 2012; Set14: Zeyde et al. 2010;
 #: BSD100: Martin et al. 2001; Urban100: Huang et al. 2015), HR images only, as the super-image project
 #: republished them; ``python -m helpers.upscale --dataset NAME`` degrades them itself.
 SR_BENCHMARKS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100", "urban100": "Urban100"}
 DATA_HUB.update({key: (f"https://huggingface.co/datasets/eugenesiow/{name}/resolve/main/data/{name}_HR.tar.gz",
-                        f"{name}_HR/*.png") for key, name in SR_BENCHMARKS.items()})
+                        f"{name}_HR/*.png", None) for key, name in SR_BENCHMARKS.items()})
 TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "flowers102")
 
 
@@ -307,12 +451,13 @@ def _offline_message(name: str, where: Path, err: Exception, archive: str | None
 def fetch(name: str, root: Path | None = None) -> Path:
     """Download and unpack an archive of :data:`DATA_HUB` once; return the folder it was unpacked to.
 
-    An already unpacked folder is used as it is. Offline, raises :class:`DatasetUnavailable` at once
-    with the place to put the files.
+    An already unpacked folder is used as it is. The download (:func:`download`) has a timeout, goes to a
+    ``.part`` file renamed only when whole, and is checked against the SHA-256 where one is known (so is an
+    archive placed by hand). Offline, raises :class:`DatasetUnavailable` at once with the place to put the files.
     """
     if name not in DATA_HUB:
         raise ValueError(f"Unknown dataset {name!r}: known are {', '.join(sorted(DATA_HUB))}.")
-    url, _ = DATA_HUB[name]
+    url, _, sha256 = DATA_HUB[name]
     root = Path(root or datasets_dir()) / name
     done = root / ".unpacked"
     if done.exists():
@@ -320,11 +465,11 @@ def fetch(name: str, root: Path | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     archive = root / url.rsplit("/", 1)[-1]
     try:
-        if not archive.exists():
-            tmp = archive.with_suffix(archive.suffix + ".part")
-            urllib.request.urlretrieve(url, tmp)
-            tmp.replace(archive)
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        if archive.exists():
+            check_sha256(archive, sha256)
+        else:
+            download(url, archive, sha256)
+    except (urllib.error.URLError, OSError) as err:  # DownloadError and TimeoutError are OSErrors
         raise DatasetUnavailable(_offline_message(name, root, err, archive.name)) from err
     if archive.suffix == ".zip":
         with zipfile.ZipFile(archive) as zf:

@@ -112,7 +112,7 @@ def colour_shift(img: torch.Tensor, delta: tuple[float, float, float]) -> torch.
     return (img + torch.tensor(delta, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)).clamp(0, 1)
 
 
-# Introduced in notebook 08 (SRResCycGAN, seed 003): the "unknown" real-world degradation of its LR domain.
+# Introduced in notebook 08 (SRResCycGAN, course doc 003): the "unknown" real-world degradation of its LR domain.
 REALWORLD_RANGES = {"blur_sigma": (0.6, 1.6), "noise_sigma": (0.01, 0.04), "jpeg_quality": (50, 90)}
 
 

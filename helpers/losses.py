@@ -16,9 +16,9 @@ from .config import to_channels_last
 from .features import VGGFeatures
 
 
-# Introduced in notebook 01; the notebook writes this class out, tests/test_drift.py keeps the two equal.
+# Introduced in notebook 01; the notebook writes this class out, tests/test_notebooks.py keeps the two equal.
 class VGGPerceptualLoss(nn.Module):
-    """Seed 001's perceptual loss, generalised to several layers.
+    """Course doc 001's perceptual loss, generalised to several layers.
 
     ``sum_l w_l * criterion(phi_l(output), phi_l(target))`` over the VGG16 layers in ``layer_weights``.
     The course's ``VGG16PerceptualLoss`` is the default: ``features[:16]`` (up to relu3_3), L1, frozen.

@@ -7,19 +7,27 @@ Conventions (every table in the series states which it uses):
 * SSIM: Wang et al. 2004, 11x11 Gaussian window with sigma 1.5, ``K1 = 0.01``, ``K2 = 0.03``, data range 1.
 * VGG-dist: the LPIPS paper's uncalibrated baseline: channel-wise unit normalisation of relu1_2, relu2_2,
   relu3_3, relu4_3, relu5_3; squared difference summed over channels, averaged over space and over layers.
-* LPIPS: the ``lpips`` package (Zhang et al. 2018) with ``normalize=True`` for ``[0, 1]`` inputs. It needs
-  torchvision's pretrained backbone; offline it is reported as unavailable with the reason, never computed
-  on random weights.
+* LPIPS: the ``lpips`` package (Zhang et al. 2018) with ``normalize=True`` for ``[0, 1]`` inputs: its own
+  calibrated linear layers (shipped in its wheel) on torchvision's ImageNet backbone, downloaded, or read offline
+  from ``$SRGAN_VGG_WEIGHTS`` when that names torchvision's ImageNet VGG16 file (LPIPS-VGG). Otherwise it is
+  reported as unavailable with the reason (offline, package missing, version mismatch), never computed on other
+  weights.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import importlib.util
 import io
+import os
+import urllib.error
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .features import VGGFeatures
+from .data import download_timeout
+from .features import VGGFeatures, is_torchvision_imagenet_file, load_vgg_weights
 
 Y_COEFFS = (65.481, 128.553, 24.966)
 Y_OFFSET = 16.0
@@ -117,22 +125,85 @@ class VGGDistance(torch.nn.Module):
         return total / len(DIST_LAYERS)
 
 
+#: Exceptions that mean "no network here" when torchvision downloads a backbone.
+OFFLINE_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError)
+#: Exceptions that mean "this lpips does not fit this torch / torchvision" (an API or state-dict change).
+MISMATCH_ERRORS = (ImportError, AttributeError, TypeError, KeyError, NotImplementedError)
+
+
 class LPIPSMetric:
-    """LPIPS (``lpips`` package) if its pretrained backbone loads; otherwise ``available`` is False and
-    ``reason`` says why. Call it on ``[0, 1]`` images; returns ``(B,)`` or ``None`` when unavailable."""
+    """LPIPS (``lpips`` package) with its calibrated linear layers on torchvision's ImageNet backbone.
+
+    The backbone is read from ``$SRGAN_VGG_WEIGHTS`` when that file is torchvision's ImageNet VGG16
+    (:func:`helpers.features.is_torchvision_imagenet_file`) and ``net`` is ``"vgg"``, or when the download of
+    ``net``'s backbone fails for want of a network (LPIPS-VGG offline, ``net`` becomes ``"vgg"``); otherwise it is
+    downloaded by torchvision. When none works, ``available`` is False, ``label`` is the short text for a table
+    cell ("unavailable offline", "unavailable: lpips not installed", "unavailable: lpips version mismatch") and
+    ``reason`` says why and what to do. Call it on ``[0, 1]`` images; returns ``(B,)`` or ``None`` when
+    unavailable. ``description`` says which network and backbone made the numbers.
+    """
 
     def __init__(self, net: str = "alex"):
-        self.net = net
-        self.model = None
-        self.reason = ""
+        self.net, self.model, self.reason, self.label, self.description = net, None, "", "", ""
+        if importlib.util.find_spec("lpips") is None:
+            self._unavailable("unavailable: lpips not installed", "the lpips package is not installed: pip install "
+                              "lpips (the Colab set-up cell installs it)")
+            return
+        vgg_file = os.environ.get("SRGAN_VGG_WEIGHTS", "")
+        local = bool(vgg_file) and is_torchvision_imagenet_file(vgg_file)
         try:
-            import lpips
+            if net == "vgg" and local:
+                self._load_vgg_from_file(vgg_file)
+            else:
+                try:
+                    self._load_downloaded(net)
+                except OFFLINE_ERRORS:
+                    if not local:
+                        raise
+                    self._load_vgg_from_file(vgg_file)
+        except OFFLINE_ERRORS as err:
+            self._unavailable("unavailable offline", f"unavailable offline: torchvision could not download the {net} "
+                              f"backbone ({type(err).__name__}: {err}). For LPIPS-VGG offline, set "
+                              "$SRGAN_VGG_WEIGHTS to torchvision's ImageNet VGG16 file (vgg16-397923af.pth).")
+        except Exception as err:
+            import torchvision
 
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                self.model = lpips.LPIPS(net=net, verbose=False).eval()
-            self.model.requires_grad_(False)
-        except Exception as err:  # offline: torchvision cannot download the backbone
-            self.reason = f"unavailable offline: the {net} backbone could not be downloaded ({type(err).__name__})"
+            versions = (f"lpips {importlib.metadata.version('lpips')}, torch {torch.__version__}, torchvision "
+                        f"{torchvision.__version__}")
+            if isinstance(err, MISMATCH_ERRORS) or "state_dict" in str(err):
+                self._unavailable("unavailable: lpips version mismatch", f"unavailable: lpips does not work with "
+                                  f"this torch / torchvision ({versions}; {type(err).__name__}: {err}): a version "
+                                  "mismatch; install the versions pinned in requirements.txt.")
+            else:
+                self._unavailable("unavailable: lpips failed", f"unavailable: lpips failed ({versions}; "
+                                  f"{type(err).__name__}: {err}).")
+
+    def _unavailable(self, label: str, reason: str) -> None:
+        self.model, self.label, self.reason = None, label, reason
+
+    def _load_downloaded(self, net: str) -> None:
+        import lpips
+
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), download_timeout():
+            model = lpips.LPIPS(net=net, verbose=False)
+        self._ready(model, net, "torchvision's ImageNet weights")
+
+    def _load_vgg_from_file(self, path: str) -> None:
+        """LPIPS-VGG: the package's linear layers (``pnet_rand=True`` skips the backbone download), then the
+        backbone's convolutions from the torchvision VGG16 file; ``vgg.features[i]`` sits in one of lpips'
+        ``slice1 ... slice5`` under the same index ``i``."""
+        import lpips
+
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model = lpips.LPIPS(net="vgg", pnet_rand=True, verbose=False)
+        features = load_vgg_weights("vgg16", "file", verbose=False).state_dict  # keys "<index>.weight|bias"
+        model.net.load_state_dict({f"{name}.{key}": features[key] for name, part in model.net.named_children()
+                                   for key in part.state_dict()})
+        self._ready(model, "vgg", f"file:{Path(path).name}")
+
+    def _ready(self, model: torch.nn.Module, net: str, backbone: str) -> None:
+        self.model, self.net = model.eval().requires_grad_(False), net
+        self.description = f"lpips ({net}) on {backbone}, normalize=True"
 
     @property
     def available(self) -> bool:
@@ -148,7 +219,8 @@ class LPIPSMetric:
 def sr_metrics(sr: torch.Tensor, hr: torch.Tensor, scale: int, distance: VGGDistance | None = None,
                lpips_metric: LPIPSMetric | None = None) -> dict[str, float | str]:
     """The series' standard table row, averaged over the batch: PSNR-Y and SSIM-Y (border = scale), PSNR-RGB,
-    and, when given, VGG-dist and LPIPS (a string with the reason when LPIPS is unavailable)."""
+    and, when given, VGG-dist and LPIPS (:attr:`LPIPSMetric.label`, e.g. "unavailable offline", when it is
+    unavailable)."""
     row: dict[str, float | str] = {
         "PSNR-Y": float(psnr(sr, hr, scale, y_channel=True).mean()),
         "SSIM-Y": float(ssim(sr, hr, scale, y_channel=True).mean()),
@@ -158,5 +230,5 @@ def sr_metrics(sr: torch.Tensor, hr: torch.Tensor, scale: int, distance: VGGDist
         row[distance.name] = float(distance(sr, hr).mean())
     if lpips_metric is not None:
         value = lpips_metric(sr, hr)
-        row["LPIPS"] = float(value.mean()) if value is not None else "unavailable offline"
+        row["LPIPS"] = float(value.mean()) if value is not None else lpips_metric.label
     return row

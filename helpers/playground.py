@@ -1,6 +1,7 @@
 """Slider callbacks that keep training a model of a notebook (the interactive part of notebooks 02 and 03).
 
-A :class:`helpers.widgets.LossWeightPanel` calls them with the slider values; they train, score and draw.
+A :class:`helpers.widgets.LossWeightPanel` calls them with the slider values; they train, score and draw. The
+result is a small table (one row per press of the button), so static viewers show it as a table too.
 """
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 import torch.nn as nn
+from IPython.display import display
 
 from . import metrics
 from .degrade import upsample
@@ -24,8 +27,9 @@ from .widgets import LossWeightPanel, Slider
 class FineTunePlayground:
     """The callback of a :class:`helpers.LossWeightPanel`: keep training a *copy* of ``model`` (its own Adam,
     the given crop stream, a copy of ``history`` so the step count goes on) with the slider weights
-    ``{"pixel", "perceptual", "TV"}``, then print the held-out metrics and show bicubic | current | HR
-    for the first ``n_show`` images; returns the metrics row. Weights it cannot train with (all 0, a
+    ``{"pixel", "perceptual", "TV"}``, then display the held-out metrics of every press so far as a table
+    (:meth:`table`: steps in total, the weights, the metrics row) and show bicubic | current | HR for the first
+    ``n_show`` images; returns the metrics row. Weights it cannot train with (all 0, a
     perceptual weight without ``perceptual_loss``, a NaN) are reported in a printed line and return ``None``,
     so the panel stays usable. Set ``use_l1 = True`` for an L1 instead of an MSE pixel term."""
 
@@ -40,6 +44,7 @@ class FineTunePlayground:
         self.distance, self.lpips_metric, self.n_show = distance, lpips_metric, n_show
         self.bicubic = upsample(val[0], scale)
         self.use_l1 = False
+        self.rows: list[dict[str, float | str]] = []
 
     def __call__(self, weights: Mapping[str, float], n_steps: int) -> dict[str, float | str] | None:
         try:
@@ -51,13 +56,21 @@ class FineTunePlayground:
             print("cannot train with these weights:", err)
             return None
         row, img = evaluate(self.model, self.val[0], self.val[1], self.scale, self.distance, self.lpips_metric)
-        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-        print(f"after {int(self.history.last('step'))} steps in total ({n_steps} now, weights {dict(weights)}):", shown)
+        self.rows.append({"steps in total": int(self.history.last("step")), "steps now": n_steps,
+                          "pixel": f"{weights['pixel']:g} ({'L1' if self.use_l1 else 'MSE'})",
+                          "perceptual": weights["perceptual"], "TV": weights["TV"], **row})
+        display(self.table().round(4))
         k = self.n_show
         show_grid({"bicubic": self.bicubic[:k], "current model": img[:k], "HR": self.val[1][:k]},
                   zoom=(0.4, 0.4, 0.22), panel_size=2.2)
         plt.show()
         return row
+
+    def table(self) -> pd.DataFrame:
+        """One row per press that trained, indexed by the steps in total: the steps of that press, the weights
+        and the held-out metrics (:func:`helpers.evaluation.evaluate`'s row)."""
+        frame = pd.DataFrame(self.rows)
+        return frame.set_index("steps in total") if self.rows else frame
 
     def panel(self, steps: int, max_steps: int = 500) -> LossWeightPanel:
         """Sliders for the three weights (pixel 0.05, perceptual 1.0, TV 0.0 to start) calling this playground."""

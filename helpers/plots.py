@@ -139,3 +139,44 @@ def sr_grid(columns: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int, t
     captions = {name: [f"{v:.2f} dB" for v in metrics.psnr(img, hr, scale, y_channel=True)]
                 for name, img in columns.items()}
     return show_grid(cols, captions, zoom=zoom, panel_size=panel_size, title=title)
+
+
+def image_rows(rows: Mapping[str, torch.Tensor], title: str, max_rows: int | None = None) -> plt.Figure:
+    """One row of small grey images per entry of ``rows`` (label -> ``(N, 1, H, W)`` in ``[0, 1]``), the label
+    left of the row: e.g. a GAN's fixed noise batch at successive training steps (notebooks 05, 10). With
+    ``max_rows``, evenly spaced entries (first and last kept). Rows may differ in image size."""
+    labels = list(rows)
+    if max_rows is not None and len(labels) > max_rows:
+        labels = [labels[round(i * (len(labels) - 1) / (max_rows - 1))] for i in range(max_rows)]
+    cols = max(len(rows[k]) for k in labels)
+    fig, axes = plt.subplots(len(labels), cols, figsize=(9, 0.62 * len(labels) + 0.3), squeeze=False)
+    for r, label in enumerate(labels):
+        for c in range(cols):
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+            if c < len(rows[label]):
+                axes[r, c].imshow(rows[label][c, 0], cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def plot_psnr_per_mac(histories: Mapping[str, History], macs_per_step: Mapping[str, float], baseline_psnr: float,
+                      title: str, label: str = "bicubic") -> plt.Figure:
+    """Held-out PSNR-Y (dB) against training compute, one line per history: ``step * macs_per_step[name]``
+    (multiply-accumulates of the forward passes; e.g. MACs per LR pixel times LR pixels per batch) in units of
+    10^9, so models of different cost compare at equal compute; ``baseline_psnr`` as a dashed grey line."""
+    missing = [name for name in histories if name not in macs_per_step]
+    if missing:
+        raise ValueError(f"No MACs per step for {missing}: give every history its cost.")
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, hist in histories.items():
+        steps, psnr = hist.series("PSNR-Y")
+        ax.plot([s * macs_per_step[name] / 1e9 for s in steps], psnr, marker=".", label=name)
+    ax.axhline(baseline_psnr, color="gray", linestyle="--", linewidth=1, label=label)
+    ax.set_xlabel("training compute (forward GMACs)")
+    ax.set_ylabel("held-out PSNR-Y (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

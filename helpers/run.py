@@ -1,13 +1,15 @@
 """The batch run behind ``make run``: execute every notebook with papermill, collect metrics, write a report.
 
     python -m helpers.run [--profile quick] [--only 01,02] [--out runs] [--update-notebooks]
-                          [--allow-failed-claims] [--enforce-claims]
+                          [--allow-failed-claims] [--enforce-claims] [--timeout SECONDS]
 
 Each notebook runs in ``notebooks/`` with ``NB_PROFILE`` and ``NB_RUN_DIR`` set in its environment (its
 parameters cell reads them), so the executed copy has no injected cell. Results land in
 ``runs/<timestamp>/<notebook>/`` (executed notebook, figures, ``metrics.json``), with ``runs/latest``
 pointing at the newest run, ``summary.json`` and ``report.html``. A failing notebook stops the run with the
-notebook, cell and error named, and a non-zero exit status. The run ends with the table of every claim of the
+notebook, cell and error named, and a non-zero exit status; so do a dead kernel (out of memory, a crash), a cell
+running longer than ``--timeout`` seconds and Ctrl-C (exit status 130), and the summary and the report are
+still written. The run ends with the table of every claim of the
 series; under ``quick`` and ``full`` a headline claim that does not hold fails the run, naming the notebook, the
 claim and its values (``--allow-failed-claims`` runs on regardless; ``--enforce-claims`` enforces them under
 ``smoke`` too, where too few steps break most lessons: a way to see the check fail). ``--update-notebooks`` copies
@@ -29,6 +31,8 @@ from .report import broken_headlines, build_report, claim_rows, claims_text
 from .results import read_metrics
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
+#: Default ``--timeout``: seconds one cell may run. Generous: a ``full`` training cell on a GPU takes long.
+DEFAULT_CELL_TIMEOUT_S = 7200
 
 
 def find_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
@@ -63,8 +67,9 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
-def execute(path: Path, out_dir: Path, profile: str) -> tuple[Path, float]:
-    """Run one notebook with papermill; return the executed copy's path and the seconds it took."""
+def execute(path: Path, out_dir: Path, profile: str, timeout: float | None = None) -> tuple[Path, float]:
+    """Run one notebook with papermill, each cell limited to ``timeout`` seconds (``None``: no limit); return
+    the executed copy's path and the seconds it took."""
     import papermill
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +80,8 @@ def execute(path: Path, out_dir: Path, profile: str) -> tuple[Path, float]:
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(path), str(target), cwd=str(path.parent), kernel_name="python3",
-                                   progress_bar=False, log_output=False, kernel_manager_class=_ipc_kernel_manager())
+                                   progress_bar=False, log_output=False, kernel_manager_class=_ipc_kernel_manager(),
+                                   execution_timeout=timeout)
     finally:
         for key, value in old.items():
             if value is None:
@@ -86,6 +92,33 @@ def execute(path: Path, out_dir: Path, profile: str) -> tuple[Path, float]:
     nb = strip_run_metadata(nbformat.read(target, as_version=4))
     nbformat.write(nb, target)
     return target, seconds
+
+
+def _running_cell(executed: Path) -> str:
+    """`` in cell N`` for the last cell papermill started in the executed copy, counted among the code cells
+    from 1 (the execution count a cell that raised is named by), or ``""`` when there is none."""
+    try:
+        cells = [c for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
+    except (OSError, ValueError):  # not written yet
+        return ""
+    started = [n for n, c in enumerate(cells, start=1) if c.metadata.get("papermill", {}).get("start_time")]
+    return f" in cell {started[-1]}" if started else ""
+
+
+def failure_status(err: BaseException, executed: Path, timeout: float | None) -> str:
+    """The ``status`` of a notebook that did not finish: which cell, and what happened in words."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, PapermillExecutionError):
+        return f"failed in cell {err.exec_count or err.cell_index}: {err.ename}: {err.evalue}"
+    if isinstance(err, CellTimeoutError):
+        return (f"timed out{_running_cell(executed)}: a cell ran longer than --timeout {timeout:g} s (raise it for "
+                "a longer profile)")
+    if isinstance(err, DeadKernelError):
+        return (f"kernel died{_running_cell(executed)} ({err}): out of memory, a crash in native code or an "
+                "exit from the notebook")
+    return f"interrupted{_running_cell(executed)} (Ctrl-C)"
 
 
 def _link_latest(run_dir: Path) -> None:
@@ -109,8 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enforce-claims", action="store_true",
                         help="enforce headline claims under the smoke profile too (they are enforced for quick "
                              "and full); e.g. to see a broken lesson fail the run")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_CELL_TIMEOUT_S,
+                        help=f"seconds one cell may run before the run stops naming it (default "
+                             f"{DEFAULT_CELL_TIMEOUT_S}; 0: no limit)")
     args = parser.parse_args(argv)
+    if args.timeout < 0:
+        parser.error("--timeout must be >= 0 (0: no limit).")
 
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
     from tqdm.auto import tqdm
 
@@ -118,19 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     _link_latest(run_dir)
-    results, failed, executed_copies = [], None, []
+    results, failed, interrupted, executed_copies = [], None, False, []
     bar = tqdm(notebooks, desc=f"notebooks ({args.profile})", unit="nb")
     for path in bar:
         bar.set_postfix_str(path.stem)
         out = run_dir / path.stem
         start = time.perf_counter()
         try:
-            executed, seconds = execute(path, out, args.profile)
+            executed, seconds = execute(path, out, args.profile, args.timeout or None)
             status = "ok"
-        except PapermillExecutionError as err:
+        except (PapermillExecutionError, CellTimeoutError, DeadKernelError, KeyboardInterrupt) as err:
             seconds = time.perf_counter() - start
-            status = f"failed in cell {err.exec_count or err.cell_index}: {err.ename}: {err.evalue}"
-            failed = (path.name, status)
+            status = failure_status(err, out / path.name, args.timeout)
+            failed, interrupted = (path.name, status), isinstance(err, KeyboardInterrupt)
         results.append({"name": path.stem, "seconds": seconds, "status": status, "metrics": read_metrics(out)})
         if failed:
             break
@@ -149,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nClaims of this run ({len(rows)}):\n{claims_text(rows)}")
     if failed:
         print(f"\nFAILED: {failed[0]} {failed[1]}\nThe executed copy with the error is in {run_dir}.", file=sys.stderr)
-        return 1
+        return 130 if interrupted else 1
     enforced = args.profile != "smoke" or args.enforce_claims
     broken = broken_headlines(rows) if enforced else []
     for c in broken:

@@ -28,9 +28,12 @@ with one call, without the notebook that trained it::
   :func:`helpers.metrics.sr_metrics`: PSNR-Y and SSIM-Y (BT.601 Y, border crop = scale), PSNR-RGB, VGG-dist and
   LPIPS (or "unavailable offline"). Bicubic is the first row. The table is printed and written to
   ``<out>/metrics.csv`` with the convention in its header.
-* Bad input (unreadable file, LR smaller than the receptive field, foreign or mismatching checkpoint) gets a
-  message on stderr saying what to do; the other inputs are still processed; the exit status is 1 if any
-  input failed, 2 for bad usage.
+* Bad input gets a message on stderr saying what to do, and the other inputs are still processed: an unreadable
+  file, an image above ``--max-pixels`` (default ``$SRGAN_MAX_PIXELS`` or 100 megapixels, checked from the header
+  before decoding), an output above ``--max-output-gb`` (scale² × the input, as float32), float pixel values
+  outside ``[0, 1]``, an LR image smaller than the receptive field, an HR image smaller than the scale, a failed
+  write (disk full), a foreign or mismatching checkpoint. Photos are turned upright by their EXIF orientation.
+  The errors are listed again at the end; the exit status is 1 if any input failed, 2 for bad usage.
 """
 from __future__ import annotations
 
@@ -41,17 +44,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from . import degrade, metrics
 from .data import (
+    DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
     SR_BENCHMARKS,
     DatasetUnavailable,
+    image_to_tensor,
     list_images,
-    load_image,
     mod_crop,
+    open_image,
     save_image,
     sr_benchmark_hr,
 )
@@ -59,6 +63,8 @@ from .inference import CheckpointError, LoadedModel, load_upscaler, upscale_tile
 from .train import progress
 
 CSV_NAME = "metrics.csv"
+#: Default for ``--max-output-gb``: the largest output image (float32 RGB) one input may make.
+DEFAULT_MAX_OUTPUT_GB = 4.0
 
 
 class UpscaleError(Exception):
@@ -66,12 +72,12 @@ class UpscaleError(Exception):
 
 
 # --------------------------------------------------------------------------- images
-def read_image(path: Path) -> tuple[torch.Tensor, str | None]:
-    """``(3, H, W)`` in ``[0, 1]`` and a note on how an unusual mode was converted (``None`` for plain RGB)."""
-    img = load_image(path)  # raises a clear FileNotFoundError / ValueError
-    with Image.open(path) as im:
-        mode = im.mode
-        transparent = "transparency" in im.info
+def read_image(path: Path, max_pixels: int | None = None) -> tuple[torch.Tensor, str | None]:
+    """``(3, H, W)`` in ``[0, 1]`` (upright by EXIF) and a note on how an unusual mode was converted (``None`` for
+    plain RGB). Raises a clear ``FileNotFoundError`` / ``ValueError`` (too large, unreadable, floats beyond 1)."""
+    im = open_image(path, max_pixels)
+    mode, transparent = im.mode, "transparency" in im.info
+    img = image_to_tensor(im, str(path))
     notes = {"L": "grayscale: its one channel is repeated to RGB", "1": "1-bit: converted to RGB",
              "LA": "grayscale with alpha: composited over white", "RGBA": "RGBA: composited over white",
              "PA": "palette with alpha: composited over white", "CMYK": "CMYK: converted to RGB",
@@ -96,6 +102,18 @@ def check_size(lr: torch.Tensor, lm: LoadedModel, what: str) -> str | None:
         return (f"{what}: the LR image is smaller than {lm.name}'s receptive field ({field}x{field} LR pixels); "
                 "every output pixel sees the zero padding.")
     return None
+
+
+def check_output_memory(lr_size: tuple[int, int], scale: int, max_gb: float, what: str) -> None:
+    """Refuse, before any work, an LR image of ``lr_size = (h, w)`` whose ``scale``x output would take more than
+    ``max_gb`` GB as float32 RGB (``scale² × h × w × 3 × 4`` bytes): the output is held whole in memory."""
+    h, w = lr_size
+    gb = scale * scale * h * w * 3 * 4 / 1e9
+    if gb > max_gb:
+        raise UpscaleError(f"{what}: the {scale}x output would be {scale * h}x{scale * w} pixels, {gb:.1f} GB in "
+                           f"memory (scale² × the input, float32 RGB), above the limit of {max_gb:g} GB: crop or "
+                           f"downscale the input, or raise the limit with --max-output-gb {gb:.0f} if this machine "
+                           "has the memory.")
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -142,7 +160,7 @@ def convention(scale: int, lr_dir: Path | None, distance: metrics.VGGDistance | 
           f"LR: HR cropped at bottom/right to a multiple of {scale}, then PyTorch bicubic (a=-0.75) with "
           f"antialiasing, 1/{scale} (helpers.degrade.bicubic_down, as in training)")
     lpips_text = ("not computed (--no-perceptual)" if lpips_metric is None else
-                  "lpips (alex), normalize=True" if lpips_metric.available else lpips_metric.reason)
+                  lpips_metric.description if lpips_metric.available else lpips_metric.reason)
     lines = [f"srgan-notebooks upscale evaluation, scale {scale}x", lr,
              f"PSNR-Y, SSIM-Y: BT.601 Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255, border crop = scale = "
              f"{scale} px; SSIM Gaussian 11x11 sigma 1.5; PSNR-RGB with the same crop; outputs clamped to [0, 1]",
@@ -178,15 +196,17 @@ def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: 
                     lpips_metric: metrics.LPIPSMetric | None = None,
                     on_error: Callable[[str], None] = print,
                     on_images: Callable[[str, dict[str, torch.Tensor]], object] | None = None,
-                    device: str | torch.device = "cpu", scale: int | None = None) -> list[dict]:
+                    device: str | torch.device = "cpu", scale: int | None = None, max_pixels: int | None = None,
+                    max_output_gb: float = DEFAULT_MAX_OUTPUT_GB) -> list[dict]:
     """Score bicubic and every model on HR images, the convention of :func:`convention` (the CLI's ``--hr``).
 
     Each HR image is cropped to a multiple of the scale, degraded with :func:`helpers.degrade.bicubic_down`
     (or paired with its LR image in ``lr_dir``), upscaled with :func:`upscale_tiled` and scored. Returns one
     row per image and method (``image``, ``method``, PSNR-Y, SSIM-Y, PSNR-RGB, VGG-dist, LPIPS), then per
     method a ``mean (n)`` row. ``on_images(stem, {method: (3, sH, sW) in [0, 1]})`` sees the outputs; a bad
-    image is reported to ``on_error`` and skipped. ``scale`` defaults to the first model's (with no models:
-    bicubic alone, ``scale`` required).
+    image (unreadable, above ``max_pixels``, an output above ``max_output_gb``, smaller than the scale) is reported
+    to ``on_error`` and skipped. ``scale`` defaults to the first model's (with no models: bicubic alone, ``scale``
+    required).
     """
     if not models and not scale:
         raise ValueError("evaluate_images needs at least one model, or scale= for bicubic alone.")
@@ -194,9 +214,11 @@ def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: 
     per_method: dict[str, list[dict]] = {"bicubic": [], **{lm.name: [] for lm in models}}
     for path in progress(hr_files, desc="evaluate", unit="img"):
         try:
-            hr = mod_crop(read_image(path)[0], scale)
+            hr = read_image(path, max_pixels)[0]
+            check_output_memory((hr.shape[-2] // scale, hr.shape[-1] // scale), scale, max_output_gb, path.name)
+            hr = mod_crop(hr, scale)
             if lr_dir:
-                lr = read_image(find_lr(lr_dir, path.stem, scale))[0]
+                lr = read_image(find_lr(lr_dir, path.stem, scale), max_pixels)[0]
                 if tuple(lr.shape[-2:]) != (hr.shape[-2] // scale, hr.shape[-1] // scale):
                     raise UpscaleError(f"{path.name}: LR is {lr.shape[-2]}x{lr.shape[-1]}, HR (cropped to a multiple "
                                        f"of {scale}) is {hr.shape[-2]}x{hr.shape[-1]}: not a {scale}x pair.")
@@ -257,6 +279,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast (slower on CPU, exact tiling)")
     p.add_argument("--no-perceptual", action="store_true", help="evaluation: skip VGG-dist and LPIPS")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse input images with more pixels (default "
+                   f"$SRGAN_MAX_PIXELS or {DEFAULT_MAX_PIXELS:,}): a guard against decompression bombs")
+    p.add_argument("--max-output-gb", type=float, default=DEFAULT_MAX_OUTPUT_GB, help="refuse an input whose "
+                   f"output would take more memory, scale² × input as float32 (default {DEFAULT_MAX_OUTPUT_GB:g})")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
     if args.hr and args.dataset:
@@ -270,6 +296,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("nothing to do: give INPUT files/folders, or --hr DIR / --dataset NAME to evaluate.")
     if args.tile < 1:
         p.error("--tile must be >= 1.")
+    if (args.max_pixels is not None and args.max_pixels < 1) or args.max_output_gb <= 0:
+        p.error("--max-pixels and --max-output-gb must be positive.")
     stems = [Path(m).stem for m in args.model]
     if len(set(stems)) != len(stems):
         p.error(f"two checkpoints share a file name ({stems}): outputs are named after it; rename one.")
@@ -281,12 +309,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     evaluating = bool(args.hr or args.dataset)
-    failures = 0
+    failures: list[str] = []
 
     def fail(msg: str) -> None:
-        nonlocal failures
-        failures += 1
+        failures.append(msg)
         tqdm.write(f"error: {msg}", file=sys.stderr)
+
+    def finish() -> int:
+        """List the errors again after the progress output, so none is lost in it; 1 if any."""
+        if failures:
+            listed = "\n".join(f"  - {msg}" for msg in failures)
+            print(f"\n{len(failures)} error(s); the other inputs were processed:\n{listed}", file=sys.stderr)
+        return 1 if failures else 0
 
     models: list[LoadedModel] = []
     for path in args.model:
@@ -313,7 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         planned.add(target)
         if target.exists() and not args.overwrite:
             raise UpscaleError(f"{target} exists: pass --overwrite or choose another --out.")
-        save_image(sr, target)
+        try:
+            save_image(sr, target)  # a failed write leaves no partial file
+        except OSError as err:
+            raise UpscaleError(f"cannot write {target} ({err}): free disk space or choose another --out.") from err
 
     planned: set[Path] = set()
     if not evaluating:  # ------------------------------------------------------------- upscale mode
@@ -322,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             fail(msg)
         for path in progress(files, desc="upscale", unit="img"):
             try:
-                lr, note = read_image(path)
+                lr, note = read_image(path, args.max_pixels)
             except (FileNotFoundError, ValueError) as err:
                 fail(str(err))
                 continue
@@ -330,12 +367,13 @@ def main(argv: list[str] | None = None) -> int:
                 tqdm.write(f"note: {path.name}: {note}.", file=sys.stderr)
             for lm in models:
                 try:
+                    check_output_memory(tuple(lr.shape[-2:]), lm.scale, args.max_output_gb, str(path))
                     if note := check_size(lr, lm, str(path)):
                         tqdm.write(f"note: {note}", file=sys.stderr)
                     save(upscale_tiled(lm, lr, args.tile, use_amp), path.stem, lm, planned)
                 except UpscaleError as err:
                     fail(str(err))
-        return 1 if failures else 0
+        return finish()
 
     # ------------------------------------------------------------------------------------ evaluation mode
     try:
@@ -350,13 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = evaluate_images(models, hr_files, lr_dir=args.lr, tile=args.tile, use_amp=use_amp, distance=distance,
                            lpips_metric=lpips_metric, on_error=fail,
                            on_images=lambda stem, srs: [save(srs[lm.name], stem, lm, planned) for lm in models],
-                           device=args.device)
+                           device=args.device, max_pixels=args.max_pixels, max_output_gb=args.max_output_gb)
     if rows:
         header = convention(models[0].scale, args.lr, distance, lpips_metric, models)
         print_table(rows, header)
         write_csv(rows, header, args.out / CSV_NAME)
         print(f"written: {args.out / CSV_NAME}")
-    return 1 if failures else 0
+    return finish()
 
 if __name__ == "__main__":
     sys.exit(main())

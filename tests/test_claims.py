@@ -90,6 +90,6 @@ def test_answer_displays_markdown_with_the_claims_as_json(tmp_path, monkeypatch)
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
     c = compare("a", "A beats B", measure="m", subject="A", values=2.0, control="B", control_values=1.0)
-    assert claims.answer(tmp_path, c) == [c]
+    assert claims.answer(tmp_path, c) is None
     assert shown[0][MIME_TYPE]["claims"][0]["name"] == "a"
     assert shown[0]["text/markdown"].startswith("### Measured answer")

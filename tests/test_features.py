@@ -1,9 +1,14 @@
+import email.message
+import io
 import shutil
+import socket
+from types import SimpleNamespace
 
 import h5py
 import pytest
 import torch
 
+from helpers import data
 from helpers import features as F
 
 
@@ -131,3 +136,65 @@ def test_hed_edges_find_a_vertical_step():
 
 def test_hed_edges_handle_odd_sizes():
     assert F.HEDEdges()(torch.rand(1, 3, 37, 51)).shape == (1, 1, 37, 51)
+
+
+# --------------------------------------------------------------------------- issue 19: conventions and downloads
+def test_hed_input_convention_is_bgr_0_255_minus_the_mean_by_hand():
+    """The first layer's exact response at one pixel, computed by hand from the loaded HED weights: fails under an
+    RGB/BGR swap, a missing mean or a missing x255 in the input conversion."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 5, 5, generator=gen)
+    x[0, 0] = 0.8 + 0.2 * x[0, 0]  # red high
+    x[0, 2] = 0.2 * x[0, 2]  # blue low: a swap cannot go unseen
+
+    def by_hand(w, b, order=(2, 1, 0), mean=F.CAFFE_MEAN_BGR, gain=255.0):
+        """conv1_1 at pixel (2, 2): bias + sum over input channel c and 3x3 taps of weight x input, where HED's
+        channel c is RGB channel order[c] (B, G, R) times gain minus the Caffe mean of c."""
+        out = b.clone()
+        for c in range(3):
+            for i in range(3):
+                for j in range(3):
+                    out += w[:, c, i, j] * (gain * float(x[0, order[c], 1 + i, 1 + j]) - mean[c])
+        return out
+
+    hed = F.HEDEdges()
+    vgg = F.VGGFeatures(("conv1_1",), source="hed")
+    w, b = hed.features[0].weight, hed.features[0].bias
+    assert torch.equal(w, vgg.features[0].weight)
+    expected = by_hand(w, b)
+    for response in (hed.features[0](hed.norm(x))[0, :, 2, 2], vgg(x)["conv1_1"][0, :, 2, 2]):
+        assert torch.allclose(response, expected, rtol=1e-5, atol=1e-3)
+        for wrong in (by_hand(w, b, order=(0, 1, 2)), by_hand(w, b, mean=(0.0, 0.0, 0.0)), by_hand(w, b, gain=1.0)):
+            assert (response - wrong).abs().max() > 1.0  # each mistake moves the response far beyond the tolerance
+
+
+class _HubResponse(io.BytesIO):
+    """What torch.hub's ``urlopen`` returns: a body, ``info()`` with headers, usable in ``with``."""
+
+    def info(self):
+        msg = email.message.Message()
+        msg["Content-Length"] = str(len(self.getvalue()))
+        return msg
+
+
+def test_torchvision_download_has_a_timeout_a_hash_check_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    seen = []
+
+    def urlopen(request, *args, **kwargs):
+        seen.append(socket.getdefaulttimeout())
+        return _HubResponse(b"half a weight file")
+    monkeypatch.setattr(torch.hub, "urlopen", urlopen)
+    with pytest.raises(F.WeightsUnavailable, match="invalid hash value"):
+        F._from_torchvision("vgg16")
+    assert seen == [data.DOWNLOAD_TIMEOUT_S] and socket.getdefaulttimeout() is None
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # nothing kept to be taken for the weights
+
+
+def test_is_torchvision_imagenet_file_compares_the_sha256_prefix(tmp_path, monkeypatch):
+    path = tmp_path / "vgg16-imagenet.pth"
+    path.write_bytes(b"not vgg16")
+    assert not F.is_torchvision_imagenet_file(path)  # its SHA-256 does not start with 397923af
+    prefix = data.sha256_file(path)[:8]
+    monkeypatch.setattr(F, "_imagenet_weights", lambda arch: SimpleNamespace(url=f"https://x/vgg16-{prefix}.pth"))
+    assert F.is_torchvision_imagenet_file(path) and not F.is_torchvision_imagenet_file(tmp_path / "missing.pth")

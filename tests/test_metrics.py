@@ -1,9 +1,14 @@
+import importlib.util
 import math
+import urllib.error
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from helpers import degrade, metrics
+from helpers import data, degrade, metrics
+from helpers import features as F
 
 
 def test_rgb_to_y_bt601():
@@ -102,8 +107,9 @@ def test_lpips_unavailable_reports_a_reason(monkeypatch):
     import lpips
 
     def offline(*a, **k):
-        raise OSError("no network")
+        raise urllib.error.URLError("no network")
     monkeypatch.setattr(lpips, "LPIPS", offline)
+    monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)
     m = metrics.LPIPSMetric()
     assert not m.available and "unavailable offline" in m.reason
     assert m(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)) is None
@@ -119,3 +125,79 @@ def test_sr_metrics_averages_over_the_batch():
     sr[1] += 0.01
     row = metrics.sr_metrics(sr, hr, 2)
     assert abs(row["PSNR-RGB"] - (20 + 40) / 2) < 1e-3
+
+
+# --------------------------------------------------------------------------- LPIPS: why not, and offline VGG (issue 19)
+@pytest.fixture
+def no_network(tmp_path, monkeypatch):
+    """torch.hub (torchvision's downloads) offline, with an empty cache."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)
+    monkeypatch.setattr(F, "_CACHE", {})
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(torch.hub, "urlopen", refuse)
+
+
+def test_lpips_offline_missing_and_mismatch_are_told_apart(no_network, monkeypatch):
+    offline = metrics.LPIPSMetric()
+    assert offline.label == "unavailable offline" and "could not download the alex backbone (URLError" in offline.reason
+    assert "SRGAN_VGG_WEIGHTS" in offline.reason
+    import lpips
+
+    def old_api(*args, **kwargs):
+        raise TypeError("__init__() got an unexpected keyword argument 'pretrained'")
+    monkeypatch.setattr(lpips, "LPIPS", old_api)
+    mismatch = metrics.LPIPSMetric()
+    assert mismatch.label == "unavailable: lpips version mismatch"
+    assert "lpips 0.1.4, torch" in mismatch.reason and "unexpected keyword argument" in mismatch.reason
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "lpips" else real_find_spec(name, *a))
+    missing = metrics.LPIPSMetric()
+    assert missing.label == "unavailable: lpips not installed" and "pip install lpips" in missing.reason
+    row = metrics.sr_metrics(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), 2, lpips_metric=missing)
+    assert row["LPIPS"] == "unavailable: lpips not installed"
+
+
+@pytest.fixture
+def standin_vgg16(tmp_path, monkeypatch):
+    """A randomly initialised torchvision VGG16 (features, fp16: 29 MB) in $SRGAN_VGG_WEIGHTS, taken for
+    torchvision's ImageNet file by its hash prefix. It checks the loading path; its LPIPS is not calibrated."""
+    import torchvision
+
+    path = tmp_path / "vgg16-standin.pth"
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v.half() for k, v in torchvision.models.vgg16().features.state_dict().items()}, path)
+    prefix = data.sha256_file(path)[:8]
+    monkeypatch.setattr(F, "_imagenet_weights", lambda arch: SimpleNamespace(url=f"https://x/vgg16-{prefix}.pth"))
+    monkeypatch.setenv("SRGAN_VGG_WEIGHTS", str(path))
+    return path
+
+
+def test_lpips_vgg_is_computed_offline_from_torchvisions_vgg16_file(no_network, standin_vgg16):
+    import lpips
+
+    state = torch.load(standin_vgg16, weights_only=True)
+    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    for requested in ("vgg", "alex"):  # vgg: read from the file; alex: its download fails, LPIPS-VGG instead
+        m = metrics.LPIPSMetric(requested)
+        assert m.available and m.net == "vgg"
+        assert m.description == "lpips (vgg) on file:vgg16-standin.pth, normalize=True"
+        net = m.model.net
+        assert torch.equal(net.slice1[0].weight, state["features.0.weight"].float())  # the file's backbone ...
+        assert torch.equal(getattr(net.slice5, "28").bias, state["features.28.bias"].float())
+        linear = torch.load(Path(lpips.__file__).parent / "weights/v0.1/vgg.pth", map_location="cpu", weights_only=True)
+        assert torch.equal(m.model.lin0.model[1].weight, linear["lin0.model.1.weight"])  # ... and lpips' own layers
+        value = m(x, y)
+        assert value.shape == (2,) and torch.isfinite(value).all() and (value > 0).all()
+        assert torch.allclose(m(x, x), torch.zeros(2), atol=1e-6)
+
+
+def test_lpips_vgg_is_not_computed_from_another_vgg_file(no_network, tmp_path, monkeypatch):
+    other = tmp_path / "my_vgg.pth"
+    torch.save({f"features.{k}": v.half() for k, v in F._random("vgg16").state_dict.items()}, other)
+    monkeypatch.setenv("SRGAN_VGG_WEIGHTS", str(other))  # a VGG16, but not torchvision's ImageNet file
+    m = metrics.LPIPSMetric("vgg")
+    assert not m.available and m.label == "unavailable offline"

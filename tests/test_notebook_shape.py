@@ -18,13 +18,22 @@ ALLOWED_NUMBERS: dict[str, set[str]] = {
     "01": set(),
     "02": set(),
     "03": set(),
-    "04": set(),
-    "05": set(),
-    "06": set(),
-    "07": set(),
-    "08": set(),
+    "04": {"0.01",  # the course's adversarial weight and LeakyReLU slope
+           "0.5", "0.9"},  # Adam betas of the WGAN-GP paper
+    "05": {"80 %", "20 %",  # the train / held-out split
+           "0.5", "0.2", "0.02", "0.9", "1.0"},  # confidence threshold, LeakyReLU slope, init std, labels
+    "06": {"0.2", "0.5", "0.999",  # LeakyReLU slope, dropout, Adam betas (the paper)
+           "3.3",  # Isola et al. section number
+           "54.4"},  # unet_256's parameter count in millions (the reference code)
+    "07": {"0.5", "0.85", "0.75", "1.8"},  # the grading's tone-curve constants; 0.5 also λ_id / λ_cyc and Adam β₁
+    "08": {"0.6", "1.6", "0.01", "0.04",  # ranges of the real-world degradation (blur σ, noise σ)
+           "1.0", "0.02",  # the guessed degradation's fixed blur and noise
+           "0.5", "0.25",  # the hand-computed gradient-TV example
+           "0.9", "0.999"},  # Adam betas
     "09": set(),
-    "10": set(),
+    "10": {"80 %", "20 %", "0.5", "0.2",  # split, confidence threshold, LeakyReLU slope (as in 05)
+           "4.1", "4.2",  # Karras et al. section numbers
+           "0.99", "0.001", "0.999"},  # Adam beta2, drift weight, EMA decay (the paper)
     "11": set(),
 }
 

@@ -49,7 +49,8 @@ def test_committed_notebook_was_executed(path):
     assert all(c.execution_count for c in code), f"{path.name}: commit it executed (make notebooks)"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{path.name} was committed with an error output"
-    assert any(o.get("data", {}).get("image/png") for c in code for o in c.outputs), f"{path.name} shows no figure"
+    assert any(o.get("data", {}).get(kind) for c in code for o in c.outputs for kind in ("image/png", "image/jpeg")), \
+        f"{path.name} shows no figure"
 
 
 def _twin_cells():

@@ -1,4 +1,5 @@
-"""helpers.sr: the loss mix, training loop bookkeeping, evaluation and checkpoint loading, on tiny tensors."""
+"""SR training on tiny tensors: the loss mix (helpers.losses), the training loop bookkeeping (helpers.train),
+evaluation and per-image scores (helpers.evaluation), checkpoints (helpers.inference), the plots and the playground."""
 import math
 
 import matplotlib.pyplot as plt
@@ -8,13 +9,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import metrics
-from helpers.evaluation import base_psnr_ladder, best_over_baseline, bicubic_baseline, evaluate, results_table
+from helpers.evaluation import (
+    base_psnr_ladder,
+    bicubic_baseline,
+    evaluate,
+    per_image_scores,
+    results_table,
+)
 from helpers.inference import SAVED_UPSCALERS, Checkpoint, load_upscaler, save_upscalers, super_resolve
 from helpers.losses import SRLoss, course_losses
 from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x
 from helpers.playground import FineTunePlayground
-from helpers.plots import plot_curves_with_baseline, plot_psnr_per_cpu_second, sr_grid
+from helpers.plots import plot_curves_with_baseline, plot_psnr_per_cpu_second, plot_psnr_per_mac, sr_grid
 from helpers.results import History
 from helpers.train import TrainingDiverged, train_fixed_steps, train_for_cpu_budget, train_upscaler
 
@@ -238,7 +245,7 @@ def test_plot_psnr_per_cpu_second_plots_psnr_against_cpu_time():
     plt.close(fig)
 
 
-def test_results_table_best_over_baseline_and_ladder():
+def test_results_table_and_ladder():
     crops = Crops()
     bic_row, bic = bicubic_baseline(crops.lr, crops.hr, 2)
     hist = two_histories()
@@ -253,14 +260,6 @@ def test_results_table_best_over_baseline_and_ladder():
     assert torch.allclose(images["b"], (F.interpolate(crops.lr, scale_factor=2, mode="bicubic") + 0.1).clamp(0, 1),
                           atol=1e-2)
     assert results["b"]["PSNR-Y"] < results["a"]["PSNR-Y"]
-    best, gain = best_over_baseline({"bicubic": {"PSNR-Y": 30.0}, "x": {"PSNR-Y": 31.5}, "y": {"PSNR-Y": 29.0}},
-                                    ("x", "y"))
-    assert best == "x" and gain == 1.5
-    best, gain = best_over_baseline({"base": {"SSIM-Y": 0.5}, "x": {"SSIM-Y": 0.4}, "y": {"SSIM-Y": 0.45}},
-                                    ("x", "y"), key="SSIM-Y", baseline="base")
-    assert best == "y" and math.isclose(gain, -0.05)
-    with pytest.raises(ValueError, match="names"):
-        best_over_baseline(results, ())
     results["course MSE"], results["PixelShuffle MSE"] = results["b"], results["a"]
     ladder = base_psnr_ladder(crops.lr, crops.hr, 2, results, hist["a"])
     bilinear = F.interpolate(crops.lr, scale_factor=2, mode="bilinear", align_corners=True).clamp(0, 1)
@@ -292,14 +291,17 @@ def test_fine_tune_playground_trains_a_copy_and_continues_the_history(capsys):
     assert torch.equal(model.tail.weight, before) and not torch.equal(play.model.tail.weight, before)
     assert play.history.last("step") == 9 and hist.last("step") == 7
     assert play.history.records[-1]["mse"] > 0 and "PSNR-Y" in row
-    assert "after 9 steps in total (2 now" in capsys.readouterr().out
+    table = play.table()
+    assert list(table.index) == [9] and table.loc[9, "steps now"] == 2 and table.loc[9, "pixel"] == "1 (MSE)"
+    assert table.loc[9, "PSNR-Y"] == row["PSNR-Y"] and "{" not in capsys.readouterr().out  # a table, not a dict
     play.use_l1 = True
     play({"pixel": 1.0, "perceptual": 0.0, "TV": 0.0}, 1)
     assert "l1" in play.history.records[-1] and play.history.last("step") == 10
+    assert list(play.table().index) == [9, 10] and play.table().loc[10, "pixel"] == "1 (L1)"
     assert play({"pixel": 0.0, "perceptual": 1.0, "TV": 0.0}, 1) is None  # reported, not raised
     assert "cannot train with these weights: perceptual > 0 needs" in capsys.readouterr().out
     assert play({"pixel": 0.0, "perceptual": 0.0, "TV": 0.0}, 1) is None
-    assert play.history.last("step") == 10
+    assert play.history.last("step") == 10 and len(play.table()) == 2  # failed presses add no row
     panel = play.panel(steps=3, max_steps=7)
     assert panel.values() == {"pixel": 0.05, "perceptual": 1.0, "TV": 0.0} and panel.callback is play
     plt.close("all")
@@ -345,3 +347,45 @@ def test_save_upscalers_writes_self_describing_checkpoints(tmp_path, capsys):
     models["PixelShuffle MSE"] = PixelShuffleUpscaler(scale=2, channels=4, n_blocks=1)
     with pytest.raises(ValueError, match="would not load again"):
         save_upscalers(tmp_path, 2, models, histories, results, "hed", profile="quick", seed=3)
+
+
+def test_plot_psnr_per_mac_scales_steps_by_each_models_cost():
+    fig = plot_psnr_per_mac(two_histories(), {"a": 2e9, "b": 0.5e9}, 21.0, "2x")
+    ax = fig.axes[0]
+    a, b, base = ax.lines
+    assert list(a.get_xdata()) == [0.0, 2.0, 4.0] and list(a.get_ydata()) == [20.0, 22.0, 23.0]
+    assert list(b.get_xdata()) == [0.0, 1.0, 2.0] and list(b.get_ydata()) == [21.0, 23.0, 24.0]
+    assert list(base.get_ydata()) == [21.0, 21.0] and base.get_linestyle() == "--"
+    assert "GMACs" in ax.get_xlabel() and ax.get_title() == "2x"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="b"):
+        plot_psnr_per_mac(two_histories(), {"a": 1.0}, 21.0, "2x")
+
+
+class AbsDistance:
+    """Stands in for a VGGDistance: per image, the mean absolute difference."""
+
+    name = "VGG-dist (test)"
+
+    def __call__(self, x, y):
+        return (x - y).abs().mean(dim=(1, 2, 3))
+
+
+def test_per_image_scores_are_the_table_values_per_image():
+    crops = Crops()
+    bic = F.interpolate(crops.lr, scale_factor=2, mode="bicubic").clamp(0, 1)
+    brighter = (bic + 0.1).clamp(0, 1)
+    scores = per_image_scores({"bicubic": bic, "brighter": brighter}, crops.hr, 2, AbsDistance())
+    assert list(scores) == ["bicubic", "brighter"]
+    assert set(scores["bicubic"]) == {"PSNR-Y", "SSIM-Y", "VGG-dist (test)"}
+    assert all(len(v) == 2 for v in scores["bicubic"].values())  # one value per image
+    want = metrics.psnr(bic, crops.hr, 2, y_channel=True).tolist()
+    assert scores["bicubic"]["PSNR-Y"] == pytest.approx(want)
+    assert scores["bicubic"]["PSNR-Y"][0] != pytest.approx(scores["bicubic"]["PSNR-Y"][1])  # not a mean
+    row = metrics.sr_metrics(bic, crops.hr, 2)
+    assert sum(scores["bicubic"]["SSIM-Y"]) / 2 == pytest.approx(row["SSIM-Y"])
+    want = (brighter - crops.hr).abs().mean(dim=(1, 2, 3)).tolist()
+    assert scores["brighter"]["VGG-dist (test)"] == pytest.approx(want)
+    assert set(per_image_scores({"bicubic": bic}, crops.hr, 2)["bicubic"]) == {"PSNR-Y", "SSIM-Y"}
+    with pytest.raises(ValueError, match="do not match"):
+        per_image_scores({"lr": crops.lr}, crops.hr, 2)

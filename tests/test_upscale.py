@@ -1,4 +1,5 @@
 """The command-line upscaler (helpers.upscale): checkpoints, tiling, evaluation and bad input."""
+import errno
 import urllib.error
 import urllib.request
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from helpers import degrade, metrics
+from helpers import degrade, metrics, upscale
 from helpers.data import DATA_HUB, load_image, mod_crop, save_image, sr_benchmark_hr
 from helpers.inference import (
     Checkpoint,
@@ -278,7 +279,7 @@ def test_cli_dataset_offline_fails_fast_with_where_to_put_it(tmp_path, ckpt, cap
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("offline")
 
-    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
     assert main(["--model", str(ckpt), "--dataset", "set5", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "'set5' is not available" in err and str(tmp_path / "data" / "set5") in err and "Set5_HR.tar.gz" in err
@@ -316,3 +317,85 @@ def test_with_means_averages_numbers_and_keeps_text():
 def test_evaluate_images_needs_a_model_or_a_scale():
     with pytest.raises(ValueError, match="scale="):
         evaluate_images([], [])
+
+
+# --------------------------------------------------------------------------- bad input and faults (issue 19)
+def test_cli_turns_an_exif_rotated_photo_upright(tmp_path, ckpt):
+    arr = (np.random.default_rng(0).random((24, 40, 3)) * 255).astype(np.uint8)  # stored 40 wide, 24 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display", as a phone tags a portrait shot
+    Image.fromarray(arr).save(tmp_path / "phone.png", exif=exif)
+    assert main(["--model", str(ckpt), str(tmp_path / "phone.png"), "--out", str(tmp_path / "o"), "--fp32"]) == 0
+    sr = load_image(tmp_path / "o" / "phone_tiny.png")
+    assert sr.shape == (3, 80, 48)  # upright: 24 wide, 40 high, times 2
+    upright = torch.from_numpy(np.rot90(arr, k=-1).copy()).permute(2, 0, 1).float() / 255
+    expected = super_resolve(load_upscaler(ckpt).model, upright[None], use_amp=False)[0]
+    assert (sr - expected).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_cli_refuses_images_above_the_pixel_limit_and_goes_on(tmp_path, ckpt, capsys):
+    write_rgb(tmp_path / "small.png", 20, 20)
+    write_rgb(tmp_path / "large.png", 30, 20)
+    out = tmp_path / "o"
+    assert main(["--model", str(ckpt), str(tmp_path / "large.png"), str(tmp_path / "small.png"), "--out", str(out),
+                 "--max-pixels", "500"]) == 1
+    err = capsys.readouterr().err
+    assert "large.png is 20x30 = 0.0006 megapixels, above the limit of 0.0005 megapixels" in err
+    assert "--max-pixels 600" in err
+    assert sorted(p.name for p in out.iterdir()) == ["small_tiny.png"]
+    assert "1 error(s); the other inputs were processed:\n  - " in err  # listed again at the end
+
+
+def test_cli_refuses_an_output_above_the_memory_limit_up_front(tmp_path, ckpt, capsys, monkeypatch):
+    write_rgb(tmp_path / "a.png", 100, 50)
+    called = []
+    monkeypatch.setattr(upscale, "upscale_tiled", lambda *a, **k: called.append(a))
+    # 2x of 100x50: 200x100 pixels x 3 channels x 4 bytes = 240,000 bytes
+    assert main(["--model", str(ckpt), str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+                 "--max-output-gb", "0.0002"]) == 1
+    err = capsys.readouterr().err
+    assert "the 2x output would be 200x100 pixels, 0.0 GB in memory (scale² × the input" in err
+    assert "above the limit of 0.0002 GB" in err and "--max-output-gb" in err
+    assert not called and not (tmp_path / "o" / "a_tiny.png").exists()
+    upscale.check_output_memory((100, 50), 2, 0.00024, "a.png")  # 240,000 bytes: exactly at the limit is allowed
+    with pytest.raises(upscale.UpscaleError):
+        upscale.check_output_memory((100, 50), 2, 0.000239, "a.png")
+
+
+def test_cli_refuses_float_images_above_1(tmp_path, ckpt, capsys):
+    Image.fromarray(np.full((20, 20), 2.5, np.float32), mode="F").save(tmp_path / "hdr.tif")
+    assert main(["--model", str(ckpt), str(tmp_path / "hdr.tif"), "--out", str(tmp_path / "o")]) == 1
+    assert "hdr.tif: its values run from 2.5 to 2.5" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "hdr_tiny.png").exists()
+
+
+def test_cli_evaluation_refuses_hr_smaller_than_the_scale_and_goes_on(tmp_path, ckpt, capsys):
+    hr_dir = tmp_path / "hr"
+    hr_dir.mkdir()
+    write_rgb(hr_dir / "good.png", 32, 36)
+    write_rgb(hr_dir / "sliver.png", 1, 36)
+    out = tmp_path / "eval"
+    assert main(["--model", str(ckpt), "--hr", str(hr_dir), "--out", str(out), "--fp32", "--no-perceptual"]) == 1
+    assert "Image of 1x36 is smaller than the scale 2" in capsys.readouterr().err
+    assert list(pd.read_csv(out / "metrics.csv", comment="#")["image"]) == ["good", "mean (1)"] * 2
+
+
+def test_cli_goes_on_past_a_full_disk_and_reports_it(tmp_path, ckpt, capsys, monkeypatch):
+    for name in ("a", "b", "c"):
+        write_rgb(tmp_path / f"{name}.png", 20, 20)
+    real_save = Image.Image.save
+
+    def save(self, fp, *args, **kwargs):
+        if str(fp).endswith("b_tiny.png"):
+            with open(fp, "wb") as f:
+                f.write(b"\x89PNG")  # a partial file, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    out = tmp_path / "o"
+    assert main(["--model", str(ckpt), *(str(tmp_path / f"{n}.png") for n in "abc"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "free disk space or choose another --out" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a_tiny.png", "c_tiny.png"]  # no partial b_tiny.png
+    assert "1 error(s); the other inputs were processed" in err

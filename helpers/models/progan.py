@@ -1,5 +1,5 @@
 """Progressive growing GAN (Karras, Aila, Laine & Lehtinen, ICLR 2018), introduced in notebook 10 (written out
-there as well). Names and structure follow the sample code of seed 004 (itself after rosinality's
+there as well). Names and structure follow the sample code of course doc 004 (itself after rosinality's
 ``progressive-gan-pytorch``): ``Generator.progression`` / ``to_rgb``, ``Discriminator.progression`` /
 ``from_rgb`` / ``linear``, and ``forward(input, expand=0, alpha=-1)``.
 
@@ -8,7 +8,7 @@ there as well). Names and structure follow the sample code of seed 004 (itself a
   value (the default ``-1``, or ``1``) uses the new block alone.
 * :class:`PixelNorm` (Karras sec. 4.2), equalized learning rate (:class:`EqualizedConv2d`,
   :class:`EqualizedLinear`, sec. 4.1) and the minibatch standard deviation channel (:func:`minibatch_stddev`,
-  sec. 3). Unlike seed 004's sample, which takes the standard deviation of the *input image*
+  sec. 3). Unlike course doc 004's sample, which takes the standard deviation of the *input image*
   (``input.std(0).mean()``), we take it over the last block's features, as the paper does.
 * Images are ``(B, C, H, W)``; the generator's output is linear (no ``tanh``, as in the paper) and meant for
   the ``[-1, 1]`` range: clamp and convert with :func:`helpers.data.from_pm1` to show or score it.
@@ -80,7 +80,7 @@ def minibatch_stddev(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 class ConvBlock(nn.Module):
     """Two equalized convolutions, each followed by LeakyReLU(0.2) and (in the generator) :class:`PixelNorm`.
 
-    Arguments as in seed 004's ``ConvBlock(in, out, kernel_size, padding, kernel_size2, padding2, pixel_norm)``:
+    Arguments as in course doc 004's ``ConvBlock(in, out, kernel_size, padding, kernel_size2, padding2, pixel_norm)``:
     ``ConvBlock(512, 512, 4, 3, 3, 1)`` turns a 1x1 latent code into 4x4 features (4x4 kernel, padding 3);
     ``ConvBlock(513, 512, 3, 1, 4, 0, pixel_norm=False)`` ends the discriminator (4x4 -> 1x1).
     """
@@ -104,7 +104,7 @@ class ConvBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """Progressive generator (seed 004's ``Generator``, small): ``channels[s]`` features at stage ``s``.
+    """Progressive generator (course doc 004's ``Generator``, small): ``channels[s]`` features at stage ``s``.
 
     ``(B, code_dim)`` latent codes -> ``(B, img_channels, 4 * 2**expand, 4 * 2**expand)``, linear output.
     Stage 0 is ``ConvBlock(code_dim, channels[0], 4, 3, 3, 1)`` on the code seen as a 1x1 map; every later
@@ -145,7 +145,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Progressive critic (seed 004's ``Distriminator``, small), the generator's mirror image.
+    """Progressive critic (course doc 004's ``Distriminator``, small), the generator's mirror image.
 
     ``channels[j]`` are the features at the ``j``-th highest resolution (``channels[0]`` at the largest size).
     ``(B, img_channels, 4 * 2**expand, 4 * 2**expand)`` -> scores ``(B,)`` (no activation: a WGAN critic).

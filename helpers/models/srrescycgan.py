@@ -1,5 +1,5 @@
 """SRResCycGAN's networks and its gradient-difference TV loss, introduced in notebook 08 (Umer & Micheloni 2020,
-seed 003).
+course doc 003).
 
 All images are RGB ``(B, 3, H, W)`` in ``[0, 1]``; generator outputs are *not* clamped (training sees the raw
 values, metrics and plots clamp).
@@ -31,7 +31,7 @@ def image_gradients(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gradient_tv_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    """Seed 003's TV loss: ``mean|dh(sr) - dh(hr)| + mean|dv(sr) - dv(hr)|`` (forward differences, fp32).
+    """Course doc 003's TV loss: ``mean|dh(sr) - dh(hr)| + mean|dv(sr) - dv(hr)|`` (forward differences, fp32).
 
     Unlike the plain TV regulariser (:func:`helpers.losses.tv_loss`, which pulls every gradient to 0 and blurs),
     this one pulls the output's gradients to the target's: edges the target has are kept, noise it lacks is
@@ -64,7 +64,7 @@ class SRResDNet(nn.Module):
     the refinement at half the HR size), ``n_blocks`` :class:`ResDBlock`, a decoder ``conv3 channels -> 12`` +
     ``PixelShuffle(2)`` back to full size; the output is ``u - refine(u)``. The decoder starts at zero, so an
     untrained refinement passes ``u`` through: G_HR starts as its upscaler (e.g. notebook 03's model). The paper's
-    trainable projection layer is left out (seed 003 leaves it out too). ``(B, 3, h, w) -> (B, 3, s*h, s*w)``.
+    trainable projection layer is left out (course doc 003 leaves it out too). ``(B, 3, h, w) -> (B, 3, s*h, s*w)``.
     """
 
     def __init__(self, scale: int = 4, upscale_kwargs: dict | None = None, channels: int = 32, n_blocks: int = 2):
@@ -89,7 +89,7 @@ class SRResDNet(nn.Module):
 
 
 class DegradationGenerator(nn.Module):
-    """G_LR, the learned degradation (seed 003: convolution -> ResNet -> convolution), ``scale``x down.
+    """G_LR, the learned degradation (course doc 003: convolution -> ResNet -> convolution), ``scale``x down.
 
     ``head``: two 3x3 stride-2 convolutions (for ``scale = 4``; ``log2(scale)`` in general) with LeakyReLU,
     ``3 + noise_channels -> channels``; ``n_blocks`` residual blocks ``x + conv3(LeakyReLU(conv3(x)))`` at LR size;

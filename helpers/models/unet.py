@@ -1,6 +1,6 @@
 """U-Net generator of pix2pix (Isola et al. 2017), introduced in notebook 06 (Pix2Pix).
 
-Written after the reference code junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` and seed 004's
+Written after the reference code junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` and course doc 004's
 sample code: the U-Net is built recursively from :class:`UnetSkipConnectionBlock`, innermost block first.
 Each block halves the resolution on the way down (4x4 convolution, stride 2) and doubles it on the way up
 (4x4 transposed convolution, stride 2), and concatenates its input to its output (the skip connection).

@@ -3,7 +3,7 @@
 All models map an LR batch ``(B, 3, h, w)`` in ``[0, 1]`` to ``(B, 3, scale * h, scale * w)``; outputs are
 *not* clamped (training sees the raw values, metrics and plots clamp).
 
-* :class:`ResNetBlock` and :class:`Upscale2x` / :class:`Upscale4x`: the course's models (seed 001), which
+* :class:`ResNetBlock` and :class:`Upscale2x` / :class:`Upscale4x`: the course's models (course doc 001), which
   upsample first (bilinear, ``align_corners=True``) and then refine at HR size. Notebook 04 reuses
   ``ResNetBlock``.
 * :class:`PixelShuffleUpscaler`: the efficient design (ESPCN, Shi et al. 2016; SRResNet, Ledig et al. 2017):
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 
 class ResNetBlock(nn.Module):
-    """The course's residual block (seed 001): ``conv(k) -> ReLU -> BN -> conv(k) -> ReLU -> BN`` plus a shortcut.
+    """The course's residual block (course doc 001): ``conv(k) -> ReLU -> BN -> conv(k) -> ReLU -> BN`` plus a shortcut.
 
     Both convolutions use ``kernel_size`` with padding ``kernel_size // 2`` (odd kernels keep ``H x W``);
     BatchNorm sits *after* the nonlinearity, as the course puts it. The shortcut is a 1x1 convolution that
@@ -42,7 +42,7 @@ class ResNetBlock(nn.Module):
 
 
 class Upscale2x(nn.Module):
-    """Seed 001's 2x upscaler: bilinear 2x upsample (``align_corners=True``), ResNetBlocks 3->64 (9x9),
+    """Course doc 001's 2x upscaler: bilinear 2x upsample (``align_corners=True``), ResNetBlocks 3->64 (9x9),
     64->32 (7x7), 32->16 (5x5), a plain 5x5 convolution 16->3, added to the upsampled input.
     ``(B, 3, h, w) -> (B, 3, 2h, 2w)``."""
 
@@ -62,7 +62,7 @@ class Upscale2x(nn.Module):
 
 
 class Upscale4x(nn.Module):
-    """Seed 001's 4x upscaler (64->256 in the course): bilinear 4x upsample (``align_corners=True``),
+    """Course doc 001's 4x upscaler (64->256 in the course): bilinear 4x upsample (``align_corners=True``),
     ResNetBlocks 3->64 (9x9), 64->48 (7x7), 48->32 (5x5), 32->24 (5x5), a plain 5x5 convolution 24->3,
     added to the upsampled input. ``(B, 3, h, w) -> (B, 3, 4h, 4w)``."""
 

@@ -1,4 +1,4 @@
-"""The WGAN-GP upscaler's networks from seed 000, introduced in notebook 04 (written out there as well).
+"""The WGAN-GP upscaler's networks from course doc 000, introduced in notebook 04 (written out there as well).
 
 * :class:`Generator`: ResNetBlocks with 7x7 kernels 3->16->32->64->128->256 at LR resolution,
   ``PixelShuffle(4)`` (256 -> 16 channels at HR size), a 7x7 convolution 16->3 without activation, added to
@@ -17,7 +17,7 @@ from .upscalers import ResNetBlock
 
 
 class Generator(nn.Module):
-    """Seed 000's generator: ResNet blocks at LR size, PixelShuffle(4), 7x7 conv, plus the bilinear upsample."""
+    """Course doc 000's generator: ResNet blocks at LR size, PixelShuffle(4), 7x7 conv, plus the bilinear upsample."""
 
     def __init__(self):
         super().__init__()
@@ -37,7 +37,7 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """Seed 000's critic: six stride-2 convolutions, LeakyReLU(0.01), average pooling, a bias-free linear score."""
+    """Course doc 000's critic: 6 stride-2 convolutions, LeakyReLU(0.01), average pooling, bias-free linear score."""
 
     def __init__(self):
         super().__init__()
