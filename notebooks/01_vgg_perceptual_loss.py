@@ -21,7 +21,7 @@
 # way the course (course doc 001) does, measures it against MSE, PSNR, SSIM and LPIPS on held-out photos, and
 # asks whether the *pretrained weights* or the architecture alone make it perceptual.
 #
-# **Budget** (2 CPU cores, one thread): `smoke` about 1 min, `quick` about 2 min; on a GPU `full` about 1 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; on a GPU `full` about 1 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/01_vgg_perceptual_loss.ipynb)
 
 # %%

@@ -21,7 +21,7 @@
 # design that computes at low resolution and upsamples at the end (ESPCN / SRResNet), at equal compute
 # (multiply-accumulates, not seconds).
 #
-# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 2 min on an idle machine (13 min at load 12); on a GPU `full` about 10 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; on a GPU `full` about 10 min.
 #
 # The course trains for many epochs on a GPU; `quick` trains each model for a few CPU-minutes at most, so read
 # the numbers as "what a few minutes buy", not as converged results. The closing **Measured answer** says which

@@ -22,7 +22,7 @@
 # scores the perceptual one next to its WGAN-GP generator, notebook 08 uses the PixelShuffle MSE one as its
 # bicubic-trained baseline, and notebook 11 ranks them all on whole photos.
 #
-# **Budget** (2 CPU cores): `smoke` about 2 min, `quick` about 3 min on an idle machine (14 min at load 12); on a GPU `full` about 15 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min; on a GPU `full` about 15 min.
 #
 # The course trains 64→256 crops for many epochs on a GPU; `quick` trains on small HR crops (16→64) for a few
 # CPU-minutes at most and evaluates at the course's 64→256 size, so read the numbers as "what a few minutes

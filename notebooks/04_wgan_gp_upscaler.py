@@ -22,7 +22,7 @@
 # a slider that blends the perceptual-only and the adversarial generator to walk the perception–distortion
 # trade-off (Blau & Michaeli 2018) without retraining. The closing "Measured answer" says what this run shows.
 #
-# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 6 min; `full` (the course's 64→256 crops) is meant for a GPU. The course trains for many epochs on a GPU; here the adversarial phase is a few CPU minutes.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 8 min; `full` (the course's 64→256 crops) is meant for a GPU. The course trains for many epochs on a GPU; here the adversarial phase is a few CPU minutes.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/04_wgan_gp_upscaler.ipynb)
 
 # %%

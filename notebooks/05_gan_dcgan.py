@@ -23,7 +23,7 @@
 # histogram**, plotted over training next to the same numbers for real digits. Then we break it on purpose:
 # mode collapse and the vanishing gradients of the saturating loss.
 #
-# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 5 min; on a GPU `full` about 5 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min; on a GPU `full` about 5 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/05_gan_dcgan.ipynb)
 
 # %%

@@ -23,7 +23,7 @@
 # "L1 + GAN" at the same budget on an **edges → photo** task made offline the way the paper made
 # edges2shoes: edges from the HED edge detector (Xie & Tu 2015), photos as targets; evaluated on held-out photos.
 #
-# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 3 min; on a GPU `full` about 10 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; on a GPU `full` about 10 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/06_pix2pix.ipynb)
 
 # %%

@@ -23,7 +23,7 @@
 # different photos with a colour grading the notebook knows, train a CycleGAN on them **without ever showing it
 # a pair**, and measure how close $G$ comes to the true grading on held-out photos, next to the identity baseline.
 #
-# **Budget** (2 CPU cores): `smoke` under 1 min, `quick` about 1 min; on a GPU `full` about 30 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 1 min; on a GPU `full` about 30 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/07_cyclegan.ipynb)
 
 # %%

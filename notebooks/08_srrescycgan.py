@@ -24,7 +24,7 @@
 # held-out photos have a ground truth, train SRResCycGAN without ever showing it a pair, and measure it
 # against bicubic interpolation and notebook 03's bicubic-trained model.
 #
-# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 2 min (after notebook 03, whose model it
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min (after notebook 03, whose model it
 # compares with); `full` is meant for a GPU. The paper trains for days on a GPU with 100 k+ iterations; here a few hundred small CPU steps,
 # so expect the direction of the effect, not the paper's quality.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/08_srrescycgan.ipynb)

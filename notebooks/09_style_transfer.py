@@ -23,7 +23,7 @@
 # How far does this get on a laptop CPU, with the offline VGG16 of this series (HED's backbone) instead of the
 # paper's ImageNet VGG19, and how much of it comes from *trained* features rather than the architecture?
 #
-# **Budget** (2 CPU cores, one thread): `smoke` about 1 min, `quick` about 3 min; on a GPU `full` about 5 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; on a GPU `full` about 5 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/09_style_transfer.ipynb)
 
 # %%

@@ -24,7 +24,7 @@
 # WGAN-GP loss, and score every stage with the digit classifier of notebook 05 (classes covered, mean
 # confidence, class histogram), next to the same numbers for real digits at the same resolution.
 #
-# **Budget** (2 CPU cores): `smoke` about 1 min, `quick` about 6 min; on a GPU `full` about 10 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 6 min; on a GPU `full` about 10 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/10_progressive_gan.ipynb)
 
 # %%

@@ -25,7 +25,7 @@
 # nothing; run alone, it scores whatever checkpoints the run folder holds (bicubic only if none), and its
 # **Measured answer** names the models it found.
 #
-# **Budget** (2 CPU cores, inference only): `smoke` under 1 min, `quick` about 1–2 min on an idle machine (6 min at load 12).
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; inference only.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/11_upscale_your_own.ipynb)
 
 # %%
