@@ -3,9 +3,9 @@
 Layers (:data:`LAYERS`; a module imports only from layers above its own, ``tests/test_layers.py`` checks it
 against the real imports)::
 
-    config -> degrade -> data, results -> features -> metrics -> models, losses
+    config -> degrade -> data, results -> features, claims -> metrics -> models, losses
     -> inference, digit_scores, style_transfer -> evaluation -> train -> wgan_gp, gan_training, translation
-    -> plots, widgets, claims -> playground, notebook -> report, upscale -> run
+    -> plots, widgets -> playground, notebook -> report, upscale -> run
 
 The names below are imported on first use (an explicit table, no scanning), so ``python -m helpers.upscale``
 loads neither matplotlib nor ipywidgets.
@@ -20,14 +20,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("degrade",),
     ("data", "results"),
-    ("features",),
+    ("features", "claims"),
     ("metrics",),
     ("models", "losses"),
     ("inference", "digit_scores", "style_transfer"),
     ("evaluation",),
     ("train",),
     ("wgan_gp", "gan_training", "translation"),
-    ("plots", "widgets", "claims"),
+    ("plots", "widgets"),
     ("playground", "notebook"),
     ("report", "upscale"),
     ("run",),

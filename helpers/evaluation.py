@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import metrics
+from .claims import Claim, compare
 from .degrade import upsample
 from .inference import super_resolve
 from .results import History
@@ -89,3 +90,40 @@ def per_image_scores(images: Mapping[str, torch.Tensor], hr: torch.Tensor, scale
             row[distance.name] = distance(sr, ref).tolist()
         scores[name] = row
     return scores
+
+
+def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int, steps: int, fast_steps: int,
+                    budget_gmacs: float, distance_name: str) -> list[Claim]:
+    """The lesson of notebooks 02 (``scale`` 2) and 03 (4) as claims over :func:`per_image_scores` of "bicubic",
+    "course MSE", "course perceptual" and "PixelShuffle MSE", paired per held-out crop.
+
+    Headline: the PixelShuffle MSE model (``fast_steps`` steps) beats bicubic, and beats the course's MSE model
+    (``steps`` steps) at equal multiply-accumulates (``budget_gmacs``). Observations (not yet a lesson at this
+    budget): MSE vs perceptual on PSNR-Y and on ``distance_name`` at equal steps, and the course model vs bicubic.
+    """
+    crops = f"same {len(scores['bicubic']['PSNR-Y'])} held-out crops"
+    same = f"equal steps ({steps}), same start and crops; {crops}"
+
+    def versus(name: str, statement: str, subject: str, control: str, measure: str = "PSNR-Y", **kw) -> Claim:
+        unit = " (dB)" if measure == "PSNR-Y" else ""
+        return compare(name, statement, measure=measure + unit, subject=subject, values=scores[subject][measure],
+                       control=control, control_values=scores[control][measure], **kw)
+
+    course = f"Upscale{scale}x"
+    return [
+        versus("pixelshuffle_mse_beats_bicubic", "The efficient PixelShuffle model trained with MSE beats bicubic",
+               "PixelShuffle MSE", "bicubic", basis=f"{fast_steps} steps; {crops}"),
+        versus("efficient_beats_course_at_equal_macs",
+               f"At equal multiply-accumulates the efficient model beats the course's {course} (both MSE)",
+               "PixelShuffle MSE", "course MSE",
+               basis=f"equal MACs ({budget_gmacs:.0f} GMACs: {fast_steps} vs {steps} steps); {crops}"),
+        versus("course_mse_beats_perceptual_on_psnr",
+               "Course model: the MSE run scores a higher PSNR-Y than the perceptual run", "course MSE",
+               "course perceptual", kind="observation", basis=same),
+        versus("course_perceptual_beats_mse_on_vgg_dist",
+               "Course model: the perceptual run is closer to HR in VGG features than the MSE run (VGG-dist shares "
+               "layers with the perceptual loss)", "course perceptual", "course MSE", measure=distance_name,
+               higher_is_better=False, kind="observation", basis=same),
+        versus("course_mse_beats_bicubic", f"The course's {course} trained with MSE beats bicubic", "course MSE",
+               "bicubic", kind="observation", basis=f"{steps} steps; {crops}"),
+    ]

@@ -54,7 +54,7 @@ from IPython.display import display
 
 import helpers
 import helpers.claims
-from helpers.evaluation import base_psnr_ladder, bicubic_baseline, per_image_scores, results_table
+from helpers.evaluation import base_psnr_ladder, bicubic_baseline, per_image_scores, results_table, upscaler_claims
 from helpers.inference import load_upscaler, save_upscalers
 from helpers.losses import PIXEL_KINDS, course_losses, tv_loss
 from helpers.playground import FineTunePlayground
@@ -526,33 +526,4 @@ print(f"done in {run.elapsed()[0]:.0f} s; metrics in {out / 'metrics.json'}")
 # observations record what was measured where the lesson does not hold yet at this budget.
 
 # %%
-compare = helpers.claims.compare
-dist = distance.name
-crops_basis = f"same {len(val_names)} held-out crops"
-helpers.claims.answer(
-    out,
-    compare("pixelshuffle_mse_beats_bicubic", "The efficient PixelShuffle model trained with MSE beats bicubic",
-            measure="PSNR-Y (dB)", subject="PixelShuffle MSE", values=scores["PixelShuffle MSE"]["PSNR-Y"],
-            control="bicubic", control_values=scores["bicubic"]["PSNR-Y"],
-            basis=f"{fast_steps} steps; {crops_basis}"),
-    compare("efficient_beats_course_at_equal_macs",
-            "At equal multiply-accumulates the efficient model beats the course's Upscale2x (both MSE)",
-            measure="PSNR-Y (dB)", subject="PixelShuffle MSE", values=scores["PixelShuffle MSE"]["PSNR-Y"],
-            control="course MSE", control_values=scores["course MSE"]["PSNR-Y"],
-            basis=f"equal MACs ({budget_macs / 1e9:.0f} GMACs: {fast_steps} vs {steps} steps); {crops_basis}"),
-    compare("course_mse_beats_perceptual_on_psnr",
-            "Course model: the MSE run scores a higher PSNR-Y than the perceptual run",
-            measure="PSNR-Y (dB)", subject="course MSE", values=scores["course MSE"]["PSNR-Y"],
-            control="course perceptual", control_values=scores["course perceptual"]["PSNR-Y"],
-            kind="observation", basis=f"equal steps ({steps}), same start and crops; {crops_basis}"),
-    compare("course_perceptual_beats_mse_on_vgg_dist",
-            "Course model: the perceptual run is closer to HR in VGG features than the MSE run "
-            "(VGG-dist shares layers with the perceptual loss)",
-            measure=dist, subject="course perceptual", values=scores["course perceptual"][dist],
-            control="course MSE", control_values=scores["course MSE"][dist], higher_is_better=False,
-            kind="observation", basis=f"equal steps ({steps}), same start and crops; {crops_basis}"),
-    compare("course_mse_beats_bicubic", "The course's Upscale2x trained with MSE beats bicubic",
-            measure="PSNR-Y (dB)", subject="course MSE", values=scores["course MSE"]["PSNR-Y"],
-            control="bicubic", control_values=scores["bicubic"]["PSNR-Y"], kind="observation",
-            basis=f"{steps} steps; {crops_basis}"),
-)
+helpers.claims.answer(out, *upscaler_claims(scores, SCALE, steps, fast_steps, budget_macs / 1e9, distance.name))

@@ -389,3 +389,23 @@ def test_per_image_scores_are_the_table_values_per_image():
     assert set(per_image_scores({"bicubic": bic}, crops.hr, 2)["bicubic"]) == {"PSNR-Y", "SSIM-Y"}
     with pytest.raises(ValueError, match="do not match"):
         per_image_scores({"lr": crops.lr}, crops.hr, 2)
+
+
+def test_upscaler_claims_pair_the_right_methods_per_crop():
+    from helpers.evaluation import upscaler_claims
+
+    scores = {"bicubic": {"PSNR-Y": [30.0, 28.0], "VGG-dist": [0.30, 0.20]},
+              "course MSE": {"PSNR-Y": [29.0, 27.0], "VGG-dist": [0.25, 0.15]},
+              "course perceptual": {"PSNR-Y": [28.0, 26.5], "VGG-dist": [0.20, 0.10]},
+              "PixelShuffle MSE": {"PSNR-Y": [31.0, 29.5], "VGG-dist": [0.28, 0.18]}}
+    got = {c.name: c for c in upscaler_claims(scores, 4, 60, 2000, 1400.4, "VGG-dist")}
+    assert [c.kind for c in got.values()] == ["headline", "headline", "observation", "observation", "observation"]
+    beat = got["pixelshuffle_mse_beats_bicubic"]
+    assert (beat.value, beat.control_value, beat.margin, beat.n) == (30.25, 29.0, 1.25, 2)
+    assert got["efficient_beats_course_at_equal_macs"].margin == pytest.approx(2.25)
+    assert "1400 GMACs: 2000 vs 60 steps" in got["efficient_beats_course_at_equal_macs"].basis
+    assert "Upscale4x" in got["efficient_beats_course_at_equal_macs"].statement
+    assert got["course_mse_beats_perceptual_on_psnr"].margin == pytest.approx(0.75)
+    vgg = got["course_perceptual_beats_mse_on_vgg_dist"]
+    assert not vgg.higher_is_better and vgg.margin == pytest.approx(0.05) and vgg.measure == "VGG-dist"
+    assert got["course_mse_beats_bicubic"].verdict == "fails"
