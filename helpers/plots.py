@@ -115,20 +115,27 @@ def plot_curves_with_baseline(histories: Mapping[str, History], keys: Sequence[s
     return fig
 
 
-def plot_psnr_per_cpu_second(histories: Mapping[str, History], baseline_psnr: float, title: str,
-                             label: str = "bicubic") -> plt.Figure:
-    """Held-out PSNR-Y (dB) against cumulative training CPU-seconds (``cpu_s``), one line per history, and
-    the baseline as a dashed grey line."""
+def _psnr_against(curves: Mapping[str, tuple[list[float], list[float]]], xlabel: str, baseline_psnr: float,
+                  title: str, label: str) -> plt.Figure:
+    """Held-out PSNR-Y (dB) curves ``{name: (x, psnr)}`` against ``xlabel``, the baseline as a dashed grey line."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for name, hist in histories.items():
-        ax.plot(hist.series("cpu_s")[1], hist.series("PSNR-Y")[1], marker=".", label=name)
+    for name, (x, psnr) in curves.items():
+        ax.plot(x, psnr, marker=".", label=name)
     ax.axhline(baseline_psnr, color="gray", linestyle="--", linewidth=1, label=label)
-    ax.set_xlabel("training CPU-seconds")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("held-out PSNR-Y (dB)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_psnr_per_cpu_second(histories: Mapping[str, History], baseline_psnr: float, title: str,
+                             label: str = "bicubic") -> plt.Figure:
+    """Held-out PSNR-Y (dB) against cumulative training CPU-seconds (``cpu_s``), one line per history, and
+    the baseline as a dashed grey line (the benchmarks' time-to-quality; the notebooks compare per MAC)."""
+    curves = {name: (hist.series("cpu_s")[1], hist.series("PSNR-Y")[1]) for name, hist in histories.items()}
+    return _psnr_against(curves, "training CPU-seconds", baseline_psnr, title, label)
 
 
 def sr_grid(columns: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int, title: str,
@@ -169,14 +176,8 @@ def plot_psnr_per_mac(histories: Mapping[str, History], macs_per_step: Mapping[s
     missing = [name for name in histories if name not in macs_per_step]
     if missing:
         raise ValueError(f"No MACs per step for {missing}: give every history its cost.")
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    curves = {}
     for name, hist in histories.items():
         steps, psnr = hist.series("PSNR-Y")
-        ax.plot([s * macs_per_step[name] / 1e9 for s in steps], psnr, marker=".", label=name)
-    ax.axhline(baseline_psnr, color="gray", linestyle="--", linewidth=1, label=label)
-    ax.set_xlabel("training compute (forward GMACs)")
-    ax.set_ylabel("held-out PSNR-Y (dB)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+        curves[name] = ([s * macs_per_step[name] / 1e9 for s in steps], psnr)
+    return _psnr_against(curves, "training compute (forward GMACs)", baseline_psnr, title, label)
