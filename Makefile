@@ -24,6 +24,12 @@ run: $(STAMP)
 	$(BIN)/python -m helpers.run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) \
 	  $(if $(ALLOW_FAILED_CLAIMS),--allow-failed-claims)
 
+## make reference: train (or resume) the long-trained reference upscalers into reference/ (hours on a CPU; resumable:
+## run it again after an interruption; training state in reference/.state/, ignored by git)
+.PHONY: reference
+reference: $(STAMP)
+	SRGAN_NO_BARS=1 $(BIN)/python -m helpers.reference --all
+
 ## make readme: rewrite the README's claims table (and the report) from runs/latest
 .PHONY: readme
 readme: $(STAMP)

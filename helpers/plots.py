@@ -181,3 +181,35 @@ def plot_psnr_per_mac(histories: Mapping[str, History], macs_per_step: Mapping[s
         steps, psnr = hist.series("PSNR-Y")
         curves[name] = ([s * macs_per_step[name] / 1e9 for s in steps], psnr)
     return _psnr_against(curves, "training compute (forward GMACs)", baseline_psnr, title, label)
+
+
+def plot_perception_distortion(points: Mapping[str, tuple[float, float]], perception_label: str, title: str,
+                               hr_value: float | None = None, path: Sequence[str] = (),
+                               baseline: str = "bicubic") -> plt.Figure:
+    """The perception-distortion plane (Blau & Michaeli 2018): every method a point ``{name: (PSNR-Y in dB,
+    perception value)}``, the perception measure on x, PSNR-Y on y. ``baseline`` (if among the points) is drawn
+    grey, ``hr_value`` (where HR itself lies on the perception axis, e.g. 1 for a power ratio, 0 for a distance) as
+    a dashed vertical line labelled "HR", and the points named in ``path`` joined in order (e.g. a network
+    interpolation from the content to the adversarial model)."""
+    missing = [name for name in path if name not in points]
+    if missing:
+        raise ValueError(f"The path names {missing}, which are not among the points.")
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    if path:
+        ax.plot([points[n][1] for n in path], [points[n][0] for n in path], color="tab:purple", linewidth=1,
+                alpha=0.6, zorder=1)
+    for name, (psnr, value) in points.items():
+        grey = name == baseline
+        ax.scatter(value, psnr, color="gray" if grey else None, marker="s" if grey else "o", zorder=2)
+        ax.annotate(name, (value, psnr), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                    color="gray" if grey else "black")
+    if hr_value is not None:
+        ax.axvline(hr_value, color="gray", linestyle="--", linewidth=1)
+        ax.annotate("HR", (hr_value, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=7, color="gray")
+    ax.set_xlabel(perception_label)
+    ax.set_ylabel("PSNR-Y (dB), higher = less distortion")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

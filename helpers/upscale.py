@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import degrade, metrics
+from . import degrade, metrics, perception
 from .data import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -166,7 +166,11 @@ def convention(scale: int, lr_dir: Path | None, distance: metrics.VGGDistance | 
              f"{scale} px; SSIM Gaussian 11x11 sigma 1.5; PSNR-RGB with the same crop; outputs clamped to [0, 1]",
              f"VGG-dist: LPIPS paper's uncalibrated VGG16 baseline, weights: "
              f"{distance.vgg.source if distance else 'not computed (--no-perceptual)'}",
-             f"LPIPS: {lpips_text}"]
+             f"LPIPS: {lpips_text}",
+             "weight-free perception (helpers.perception, on the whole image): HF ratio = luma power above the LR "
+             f"Nyquist (1/{2 * scale} cycles/px) over HR's (1 = as much detail as HR); SWD = Laplacian-patch sliced "
+             "Wasserstein distance x1e3 (0 = HR); checkerboard = spectral peaks at the upsampler's period over HR's "
+             "(1 = none); rise width = 10-90 % edge width in px across HR's strongest edges"]
     for lm in models:
         m = lm.meta
         lines.append(f"model {lm.name}: {m['architecture']} {m.get('kwargs', {})}, profile {m.get('profile', '?')}, "
@@ -202,7 +206,8 @@ def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: 
 
     Each HR image is cropped to a multiple of the scale, degraded with :func:`helpers.degrade.bicubic_down`
     (or paired with its LR image in ``lr_dir``), upscaled with :func:`upscale_tiled` and scored. Returns one
-    row per image and method (``image``, ``method``, PSNR-Y, SSIM-Y, PSNR-RGB, VGG-dist, LPIPS), then per
+    row per image and method (``image``, ``method``, PSNR-Y, SSIM-Y, PSNR-RGB, VGG-dist, LPIPS, and the
+    weight-free measures of :func:`helpers.perception.perception_scores`), then per
     method a ``mean (n)`` row. ``on_images(stem, {method: (3, sH, sW) in [0, 1]})`` sees the outputs; a bad
     image (unreadable, above ``max_pixels``, an output above ``max_output_gb``, smaller than the scale) is reported
     to ``on_error`` and skipped. ``scale`` defaults to the first model's (with no models: bicubic alone, ``scale``
@@ -237,6 +242,8 @@ def evaluate_images(models: list[LoadedModel], hr_files: list[Path], *, lr_dir: 
                 if distance is not None:
                     row = {**{k: row[k] for k in ("PSNR-Y", "SSIM-Y", "PSNR-RGB")}, distance.name: dists[name],
                            **{k: v for k, v in row.items() if k == "LPIPS"}}
+                row.update({k: float(v[0]) for k, v in perception.perception_scores(sr[None].cpu(), hr[None].cpu(),
+                                                                                     scale).items()})
                 per_method[name].append({"image": path.stem, "method": name, **row})
             if on_images is not None:
                 on_images(path.stem, srs)

@@ -54,8 +54,9 @@ from IPython.display import display
 
 import helpers
 import helpers.claims
-from helpers import degrade, metrics
+from helpers import degrade, metrics, perception
 from helpers.inference import CheckpointError, LoadedModel, load_upscaler, super_resolve, upscale_tiled
+from helpers.plots import plot_perception_distortion, save_figure
 from helpers.upscale import convention, evaluate_images
 
 run = helpers.setup("11_upscale_your_own", profile, run_dir, seed)
@@ -125,10 +126,12 @@ print("held-out HR images:", {p.stem: helpers.load_image(p).shape[-2:] for p in 
 distance, lpips_metric = metrics.VGGDistance().to(device), metrics.LPIPSMetric()
 vgg_source = distance.vgg.source
 scales = sorted({lm.scale for lm in upscalers}) or [scale]
-leaderboard, per_image = {}, {}
+leaderboard, per_image, outputs = {}, {}, {}
 for s in scales:
     group = [lm for lm in upscalers if lm.scale == s]
-    rows = evaluate_images(group, hr_files, distance=distance, lpips_metric=lpips_metric, device=device, scale=s)
+    outputs[f"{s}x"] = {}
+    rows = evaluate_images(group, hr_files, distance=distance, lpips_metric=lpips_metric, device=device, scale=s,
+                           on_images=outputs[f"{s}x"].__setitem__)
     per_image[f"{s}x"] = pd.DataFrame([r for r in rows if not r["image"].startswith("mean")])
     means = {r["method"]: {k: v for k, v in r.items() if k not in ("image", "method")}
              for r in rows if r["image"].startswith("mean")}
@@ -136,7 +139,7 @@ for s in scales:
         if lm.scale == s:
             means[lm.name]["checkpoint"] = path
     leaderboard[f"{s}x"] = dict(sorted(means.items(), key=lambda kv: -kv[1]["PSNR-Y"]))
-conventions = {f"{s}x": convention(s, None, distance, lpips_metric, [])[1:4] for s in scales}
+conventions = {f"{s}x": convention(s, None, distance, lpips_metric, [])[1:6] for s in scales}
 for key, table in leaderboard.items():
     print(f"{key}: mean over {len(hr_files)} held-out photos; " + "; ".join(conventions[key]))
     display(pd.DataFrame(table).T.style.format(precision=4, na_rep="-").highlight_max("PSNR-Y", color="#d8f0d8"))
@@ -148,6 +151,26 @@ for key, table in leaderboard.items():
 for key, frame in per_image.items():
     print(key)
     display(frame.pivot(index="method", columns="image", values="PSNR-Y").style.format(precision=2))
+
+# %% [markdown]
+# ## The perception–distortion plane
+# PSNR-Y rewards the average of all plausible answers, which is blurry; a sharp, plausible answer that differs in
+# detail scores lower. Blau & Michaeli (2018) showed the two goals trade off: no method can be best at both, and
+# the best methods lie on a curve. We place every upscaler on that plane: distortion as PSNR-Y (up is better),
+# perception as the sliced Wasserstein distance between the Laplacian-pyramid patches of the output and of HR
+# (Karras et al. 2018, the ProGAN paper of course doc 004; `helpers.perception.laplacian_swd`): how unlike HR's
+# the output's local textures are at every scale, with no network involved, so no model trained on it. HR itself
+# sits at SWD 0 (left is better). The leaderboard also lists the high-band power ratio (1 = as much fine detail as
+# HR, below 1 blur, above 1 noise or artefacts), the checkerboard score (1 = no periodic pattern at the
+# upsampler's period) and the edge rise width (pixels, lower = sharper edges).
+
+# %%
+for key, table in leaderboard.items():
+    points = {m: (row["PSNR-Y"], row["SWD"]) for m, row in table.items() if isinstance(row.get("SWD"), float)}
+    fig = plot_perception_distortion(points, "Laplacian-patch SWD x1e3 (lower = closer to HR)",
+                                     f"{key}: the perception-distortion plane, held-out photos", hr_value=0.0)
+    save_figure(fig, out, f"plane_{key}")
+    plt.show()
 
 # %% [markdown]
 # The best model of each scale (highest mean PSNR-Y) against bicubic, per photo; the measured answer at the end
@@ -274,8 +297,9 @@ print(f"done in {run.elapsed()[0]:.0f} s; metrics in {out / 'metrics.json'}")
 # %% [markdown]
 # ## Measured answer
 # Computed from the models this run folder holds, on the held-out photos (the spread is over the photos; a
-# difference inside it is a tie). The headline is the best model of `scale` against bicubic; the VGG-distance
-# ranking of the losses is an observation. A claim needs both of its values: with no model of a kind, the claim
+# difference inside it is a tie). The headline is the best model of `scale` against bicubic; the rankings of the
+# losses by VGG distance (which shares relu3_3 with the perceptual loss, so it is partly a training loss) and by
+# the weight-free patch distance, against the pixel-loss model and against it plus matched noise, are observations. A claim needs both of its values: with no model of a kind, the claim
 # is left out and the output above it says so.
 
 # %%
@@ -304,6 +328,20 @@ for key, names in models_found.items():
             control_values=vgg[pix], higher_is_better=False, kind="observation",
             basis=f"the same {len(photos)} held-out photos; perceptual/adversarial: {', '.join(by_loss[True])}; "
                   f"pixel loss: {', '.join(by_loss[False])}"))
+        swd = per_photo(key, "SWD")
+        feat, pix = (min(by_loss[f], key=lambda m: leaderboard[key][m]["SWD"]) for f in (True, False))
+        hr_imgs = {p.stem: helpers.mod_crop(helpers.load_image(p), int(key[:-1]))[None] for p in hr_files}
+        noisy = [float(perception.laplacian_swd(perception.noise_matched(
+            outputs[key][p][pix][None], hr_imgs[p], int(key[:-1]), torch.Generator().manual_seed(seed)), hr_imgs[p])[0])
+            for p in photos]
+        for control, values in ((pix, swd[pix]), (f"{pix} + matched noise", noisy)):
+            claims.append(compare(
+                f"feature_loss_beats_{'noise_matched' if 'noise' in control else 'pixel_loss'}_on_swd_{key}",
+                f"At {key}, the best model trained with a perceptual or adversarial loss has textures closer to HR's "
+                f"(Laplacian-patch SWD) than {control}", measure="Laplacian SWD (x1e3)", subject=feat,
+                values=swd[feat], control=control, control_values=values, higher_is_better=False,
+                kind="observation", basis=f"the same {len(photos)} held-out photos; weight-free measure no model "
+                                          "trains on; noise: grey Gaussian matched to HR's high-band power"))
     else:
         print(f"{key}: no VGG-dist claim; it needs a pixel-loss model and a perceptual or adversarial one, found "
               f"{by_loss[True] or 'no perceptual/adversarial model'} and {by_loss[False] or 'no pixel-loss model'}")

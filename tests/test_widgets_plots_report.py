@@ -77,6 +77,21 @@ def test_plot_curves_and_save(tmp_path):
     assert plots.save_figure(fig, tmp_path, "curves").exists()
 
 
+def test_perception_distortion_plane_places_points_and_path():
+    pts = {"bicubic": (27.0, 0.1), "MSE": (28.5, 0.2), "GAN": (26.0, 0.9), "mix": (27.5, 0.5)}
+    fig = plots.plot_perception_distortion(pts, "HF ratio", "t", hr_value=1.0, path=["MSE", "mix", "GAN"])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "HF ratio" and ax.get_ylabel().startswith("PSNR-Y")
+    offsets = [tuple(c.get_offsets()[0]) for c in ax.collections]
+    assert offsets == [(0.1, 27.0), (0.2, 28.5), (0.9, 26.0), (0.5, 27.5)]  # x = perception, y = PSNR
+    path, hr_line = ax.lines
+    assert list(path.get_xdata()) == [0.2, 0.5, 0.9] and list(path.get_ydata()) == [28.5, 27.5, 26.0]
+    assert list(hr_line.get_xdata()) == [1.0, 1.0]
+    assert [t.get_text() for t in ax.texts] == ["bicubic", "MSE", "GAN", "mix", "HR"]
+    with pytest.raises(ValueError, match="not among the points"):
+        plots.plot_perception_distortion(pts, "x", "t", path=["MSE", "nope"])
+
+
 def test_metrics_file_merges(tmp_path):
     results.write_metrics(tmp_path, a=1, table={"x": {"PSNR": torch.tensor(2.5)}})
     results.write_metrics(tmp_path, b="z")
