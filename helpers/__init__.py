@@ -3,9 +3,9 @@
 Layers (:data:`LAYERS`; a module imports only from layers above its own, ``tests/test_layers.py`` checks it
 against the real imports)::
 
-    config -> degrade -> data, results -> features, claims -> metrics -> models, losses
-    -> inference, digit_scores, style_transfer -> evaluation -> train -> wgan_gp, gan_training, translation
-    -> plots, widgets -> playground, notebook -> report, upscale -> run
+    config -> degrade -> data, results -> features, claims -> metrics -> models, losses, perception
+    -> inference, digit_scores, style_transfer, textures -> evaluation -> train -> wgan_gp, gan_training, translation
+    -> plots, widgets -> playground, notebook -> report, upscale, sample -> run, reference
 
 The names below are imported on first use (an explicit table, no scanning), so ``python -m helpers.upscale``
 loads neither matplotlib nor ipywidgets.
@@ -22,15 +22,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "results"),
     ("features", "claims"),
     ("metrics",),
-    ("models", "losses"),
-    ("inference", "digit_scores", "style_transfer"),
+    ("models", "losses", "perception"),
+    ("inference", "digit_scores", "style_transfer", "textures"),
     ("evaluation",),
     ("train",),
     ("wgan_gp", "gan_training", "translation"),
     ("plots", "widgets"),
     ("playground", "notebook"),
-    ("report", "upscale"),
-    ("run",),
+    ("report", "upscale", "sample"),
+    ("run", "reference"),
 )
 
 _EXPORTS = {

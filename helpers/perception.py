@@ -16,7 +16,9 @@ frequency.
   averaged over levels, times 1000. Lower is closer; 0 for identical images.
 * :func:`checkerboard_score`: how much more ``sr``'s spectrum peaks at the multiples of ``1 / period`` (where a
   sub-pixel convolution of that period puts its checkerboard) than ``hr``'s does, each peak measured against the
-  ring of frequencies around it, so HR's own periodic structure (JPEG 8-px blocks) cancels. About 1: none.
+  ring of frequencies around it, so HR's own periodic structure (JPEG 8-px blocks) cancels. About 1: none. The
+  score is scale-free and sensitive: a coherent pattern far below visibility (half a grey level) already scores
+  near 10 on photos, whose spectra are weak at these frequencies; compare models with each other.
 * :func:`rise_width`: the mean 10-90 % rise width, in pixels, of an image's luma across HR's strongest edges
   (a sharp step: 0.8 px; a step blurred by a Gaussian of std ``s``: about ``2.56 s``). Lower is sharper.
 * :func:`noise_matched`: the control every perception claim must beat: ``sr`` plus grey Gaussian noise whose

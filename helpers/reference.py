@@ -39,7 +39,7 @@ from .losses import SRLoss, VGGPerceptualLoss
 from .models.registry import build_upscaler
 from .results import History
 from .train import train_upscaler
-from .upscale import evaluate_images, with_means
+from .upscale import evaluate_images
 
 REFERENCE_DIR = PROJECT_ROOT / "reference"
 VAL_CROP = 256  # HR side of notebooks 02-04's held-out crops
@@ -74,8 +74,8 @@ class Spec:
 
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
-    Spec("x4_mse", scale=4, steps=8000, crop=64, n_blocks=6),
-    Spec("x2_mse", scale=2, steps=6000, crop=48, n_blocks=6),
+    Spec("x4_mse", scale=4, steps=5000, crop=64, n_blocks=6),
+    Spec("x2_mse", scale=2, steps=3000, crop=48, n_blocks=6),
 )}
 
 

@@ -10,11 +10,19 @@ so they are the *rectified* responses: ``relu4_2``, ``relu1_1`` ... here.
   ``M_l = H W``) is exactly ``1/4 * sum (G - A)^2``.
 * ``content_loss``: eq. 1, ``1/2 * sum (F - P)^2`` on one layer (the paper's ``conv4_2``), averaged over the batch.
 * ``style_loss``: eq. 5, ``sum_l w_l E_l`` (the paper: ``conv1_1 ... conv5_1``, ``w_l = 1/5``).
+
+Notebook 09 also needs a style image whose structure is easy to see and a control that copies only colours:
+
+* ``stained_glass``: a generated style image, Voronoi cells of one saturated colour each between dark lead lines.
+* ``match_histograms``: the photo recoloured to the style's per-channel histograms (scikit-image's
+  ``match_histograms``), the control a style transfer must beat to show it moved more than colours.
 """
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 GATYS_CONTENT_LAYER = "relu4_2"
@@ -69,3 +77,46 @@ def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, 
             diff = gram_matrix(features[layer]) - target_grams[layer].float()
             loss = loss + weight * 0.25 * diff.pow(2).sum(dim=(1, 2)).mean()
     return loss
+
+
+def stained_glass(side: int, cell: int = 16, line: float = 2.0, seed: int = 0) -> torch.Tensor:
+    """A generated style image with visible structure: ``(3, side, side)`` RGB in ``[0, 1]``.
+
+    Voronoi cells around one random point per ``cell x cell`` block (so about ``cell`` px across), each filled
+    with one saturated colour of random hue, separated by dark "lead" lines about ``line`` px wide (the pixels
+    whose two nearest points are less than ``line`` px apart in distance). Deterministic given ``seed``.
+    """
+    if side < 1 or cell < 2 or line <= 0:
+        raise ValueError(f"stained_glass needs side >= 1, cell >= 2 and line > 0, got side={side}, cell={cell}, "
+                         f"line={line}.")
+    gen = torch.Generator().manual_seed(seed)
+    blocks = -(-side // cell)  # ceil: every block, and so every pixel, has a point near it
+    n = blocks * blocks
+    grid = torch.stack(torch.meshgrid(torch.arange(blocks), torch.arange(blocks), indexing="ij"), -1).reshape(n, 2)
+    points = (grid + torch.rand(n, 2, generator=gen)) * cell
+    colours = torch.tensor([colorsys.hsv_to_rgb(float(h), 0.75, 0.9) for h in torch.rand(n, generator=gen)])
+    centres = torch.arange(side) + 0.5
+    pixels = torch.stack(torch.meshgrid(centres, centres, indexing="ij"), -1).reshape(side * side, 2)
+    chunk = max(1, 2**22 // n)  # pixels per chunk: a (chunk, n) distance matrix of at most 4M entries
+    img = torch.empty(side * side, 3)
+    for start in range(0, side * side, chunk):
+        nearest = torch.cdist(pixels[start:start + chunk], points).topk(2, dim=1, largest=False)
+        lead = (nearest.values[:, 1] - nearest.values[:, 0]) < line
+        img[start:start + chunk] = torch.where(lead[:, None], torch.full((3,), 0.08), colours[nearest.indices[:, 0]])
+    return img.T.reshape(3, side, side).contiguous()
+
+
+def match_histograms(img: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``img`` ``(B, 3, H, W)`` recoloured so that each channel's histogram is ``reference``'s (``(1 or B, 3, H',
+    W')``, any size), in ``[0, 1]``: every pixel keeps its rank in its channel, so the photo's structure stays and
+    only its colours move (scikit-image's ``match_histograms`` per image)."""
+    from skimage.exposure import match_histograms as skimage_match
+
+    if img.ndim != 4 or reference.ndim != 4 or img.shape[1] != 3 or reference.shape[1] != 3 \
+            or reference.shape[0] not in (1, img.shape[0]):
+        raise ValueError(f"match_histograms expects (B, 3, H, W) images and a (1 or B, 3, H, W) reference, got "
+                         f"{tuple(img.shape)} and {tuple(reference.shape)}: add a batch dimension with x[None].")
+    refs = reference.expand(img.shape[0], -1, -1, -1)
+    out = [skimage_match(x.detach().float().cpu().numpy(), r.detach().float().cpu().numpy(), channel_axis=0)
+           for x, r in zip(img, refs)]
+    return torch.from_numpy(np.stack(out)).to(img.device, torch.float32).clamp(0, 1)

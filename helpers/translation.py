@@ -6,11 +6,13 @@ drive them with their own loops, logging and plots. The networks are arguments, 
 ``tests/test_translation.py`` checks every loss term on hand-made tiny networks.
 
 * :func:`pix2pix_step` -- ``L_G = λ_GAN·GAN(D(x, G(x)), real) + λ_L1·|G(x) - y|``; a conditional D that sees
-  (input, output) pairs concatenated on the channels, halved D loss, D frozen during G's step.
+  (condition, output) pairs concatenated on the channels, halved D loss, D frozen during G's step.
 * :class:`CycleGAN` -- two generators, two PatchGANs, LSGAN losses, cycle and identity L1, image pools and
   the linear learning-rate decay.
 * :class:`SRResCycGAN` -- G_HR, G_LR, D_HR, D_LR with six generator terms (perceptual, adversarial,
   gradient TV, content, cycle, identity).
+* :func:`degradation_gan_step` -- a learned degradation G_LR from unpaired data (DSGAN-style): its low
+  frequencies tied to bicubic downsampling, its high frequencies judged by D_LR against the real LR photos'.
 
 Images in the steps are ``(B, C, H, W)`` tensors; the value ranges are each method's own (``[-1, 1]`` for
 the tanh generators of pix2pix and CycleGAN, ``[0, 1]`` for SRResCycGAN).
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 
 from .config import autocast, to_channels_last
 from .data import from_pm1, to_pm1
-from .degrade import bicubic_down, upsample
+from .degrade import bicubic_down, gaussian_blur, upsample
 from .losses import GANLoss
 from .models.cyclegan import ImagePool, linear_decay
 from .models.srrescycgan import gradient_tv_loss
@@ -36,18 +38,22 @@ from .train import check_finite, set_requires_grad
 
 def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  x: torch.Tensor, y: torch.Tensor, lambda_l1: float = 100.0, lambda_gan: float = 1.0,
-                 step: int = 0, gan_mode: str = "vanilla", use_amp: bool = True) -> dict[str, torch.Tensor]:
+                 step: int = 0, gan_mode: str = "vanilla", use_amp: bool = True,
+                 cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One pix2pix step (Isola et al. 2017) on inputs ``x`` ``(B, C_in, H, W)`` and targets ``y``
     ``(B, C_out, H, W)``, both in ``[-1, 1]`` on the networks' device.
 
     (1) ``fake = G(x)``; (2) when ``lambda_gan > 0``, D steps on
-    ``0.5 * (GAN(D(cat[x, fake.detach()]), fake) + GAN(D(cat[x, y]), real))`` (pairs concatenated on the
+    ``0.5 * (GAN(D(cat[c, fake.detach()]), fake) + GAN(D(cat[c, y]), real))`` (pairs concatenated on the
     channels: a *conditional* D); (3) with D frozen, G steps on
-    ``lambda_gan * GAN(D(cat[x, fake]), real) + lambda_l1 * mean|fake - y|``. ``lambda_gan = 0`` is "L1 only"
-    (D is not used). Returns the detached losses ``L1``, ``G_GAN``, ``D``, ``G``; a NaN/inf loss raises
+    ``lambda_gan * GAN(D(cat[c, fake]), real) + lambda_l1 * mean|fake - y|``. The condition ``c`` is ``x``, or
+    ``cond`` ``(B, C_c, H, W)`` when ``x`` also carries noise channels that D must not see (D could otherwise
+    spot a fake by its dependence on the noise). ``lambda_gan = 0`` is "L1 only" (D is not used). Returns the
+    detached losses ``L1``, ``G_GAN``, ``D``, ``G``; a NaN/inf loss raises
     :class:`helpers.train.TrainingDiverged` naming ``step``.
     """
     gan_loss = GANLoss(gan_mode)
+    c = x if cond is None else cond
     with autocast(x.device, use_amp):
         fake = G(x)
     zero = torch.zeros((), device=x.device)
@@ -55,8 +61,8 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D
     if lambda_gan > 0:
         set_requires_grad(D, True)
         with autocast(x.device, use_amp):
-            pred_fake = D(torch.cat([x, fake.detach()], 1))
-            pred_real = D(torch.cat([x, y], 1))
+            pred_fake = D(torch.cat([c, fake.detach()], 1))
+            pred_real = D(torch.cat([c, y], 1))
         loss_D = 0.5 * (gan_loss(pred_fake, False) + gan_loss(pred_real, True))
         check_finite(step, loss_D=loss_D)
         opt_D.zero_grad(set_to_none=True)
@@ -64,7 +70,7 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D
         opt_D.step()
         set_requires_grad(D, False)  # G's step must not train D
         with autocast(x.device, use_amp):
-            pred = D(torch.cat([x, fake], 1))
+            pred = D(torch.cat([c, fake], 1))
         loss_G_gan = gan_loss(pred, True)
     loss_l1 = F.l1_loss(fake.float(), y.float())
     loss_G = lambda_gan * loss_G_gan + lambda_l1 * loss_l1
@@ -176,41 +182,95 @@ class SRResCycGAN:
              use_amp: bool = True) -> dict[str, torch.Tensor]:
         """One step on real LR crops ``y`` ``(B, 3, h, w)`` and clean HR crops ``x`` ``(B, 3, s*h, s*w)`` of
         other photos, both in ``[0, 1]``; ``w`` holds the weights ``λ_per``, ``λ_adv``, ``λ_TV``,
-        ``λ_content``, ``λ_cyc``, ``λ_id``. Returns the detached unweighted terms, ``G total`` and ``D``."""
+        ``λ_content``, ``λ_cyc``, ``λ_id``. With ``λ_adv = λ_cyc = 0`` the cycles, the adversarial terms and the
+        discriminators' step are skipped (logged as 0): the supervised terms alone, the cycle phase's control.
+        Returns the detached unweighted terms, ``G total`` and ``D``."""
         gan_loss, zero = self.gan_loss, torch.zeros((), device=self.device)
+        unpaired = bool(w["λ_adv"] or w["λ_cyc"])  # False: the supervised terms alone (a control)
         y, x = to_channels_last(y.to(self.device), x.to(self.device))
         y_guess = to_channels_last(self.degrade(x))  # in fp32, outside autocast
         set_requires_grad([self.D_HR, self.D_LR], False)
+        x32, adv, cyc, loss_d = x.float(), zero, zero, zero
         with autocast(self.device, use_amp):
-            fake_hr = self.G_HR(y)                    # forward cycle
-            rec_lr = self.G_LR(fake_hr)
-            fake_lr = self.G_LR(x)                    # backward cycle
-            rec_hr = self.G_HR(fake_lr)
             s = self.G_HR(y_guess)                    # the synthetic pair (degrade(x), x)
-            adv = gan_loss(self.D_HR(fake_hr), True) + gan_loss(self.D_LR(fake_lr), True)
             per = F.mse_loss(self.features(s).float(), self.features(x).float()) if w["λ_per"] else zero
             idt = (F.l1_loss(self.G_HR(bicubic_down(x, self.scale)).float(), x)
                    + F.l1_loss(self.G_LR(upsample(y, self.scale)).float(), y)) if w["λ_id"] else zero
-        s, x32 = s.float(), x.float()
+            if unpaired:
+                fake_hr = self.G_HR(y)                # forward cycle
+                rec_lr = self.G_LR(fake_hr)
+                fake_lr = self.G_LR(x)                # backward cycle
+                rec_hr = self.G_HR(fake_lr)
+                adv = gan_loss(self.D_HR(fake_hr), True) + gan_loss(self.D_LR(fake_lr), True)
+                cyc = F.l1_loss(rec_lr.float(), y.float()) + F.l1_loss(rec_hr.float(), x32)
+        s = s.float()
         con, tv = F.l1_loss(s, x32), gradient_tv_loss(s, x32)
-        cyc = F.l1_loss(rec_lr.float(), y.float()) + F.l1_loss(rec_hr.float(), x32)
         loss_g = (w["λ_per"] * per + w["λ_adv"] * adv + w["λ_TV"] * tv + w["λ_content"] * con
                   + w["λ_cyc"] * cyc + w["λ_id"] * idt)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
 
-        set_requires_grad([self.D_HR, self.D_LR], True)
-        with autocast(self.device, use_amp):
-            loss_d = 0.5 * (gan_loss(self.D_HR(x), True) + gan_loss(self.D_HR(fake_hr.detach()), False)) \
-                + 0.5 * (gan_loss(self.D_LR(y), True) + gan_loss(self.D_LR(fake_lr.detach()), False))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        for sch in self.sched:
+        if unpaired:  # without the adversarial and cycle terms the discriminators are not used
+            set_requires_grad([self.D_HR, self.D_LR], True)
+            with autocast(self.device, use_amp):
+                loss_d = 0.5 * (gan_loss(self.D_HR(x), True) + gan_loss(self.D_HR(fake_hr.detach()), False)) \
+                    + 0.5 * (gan_loss(self.D_LR(y), True) + gan_loss(self.D_LR(fake_lr.detach()), False))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        for sch in self.sched if unpaired else self.sched[:1]:  # a scheduler steps only after its optimiser
             sch.step()
         self.step_count += 1
         logs = {"G total": loss_g, "perceptual": per, "adversarial": adv, "TV": tv, "content": con, "cycle": cyc,
                 "identity": idt, "D": loss_d}
         check_finite(self.step_count, **logs)
         return {k: v.detach() for k, v in logs.items()}
+
+
+def split_frequencies(img: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)`` of ``(B, 3, H, W)`` in ``[0, 1]``: ``low`` = Gaussian blur with ``sigma`` pixels (reflect
+    padding), ``high = img - low`` (fine detail, noise, JPEG edges; mean about 0)."""
+    low = gaussian_blur(img, sigma)
+    return low, img - low
+
+
+def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                         x: torch.Tensor, y: torch.Tensor, scale: int, lambda_low: float = 1.0,
+                         lambda_adv: float = 1.0, sigma: float = 1.0, step: int = 0,
+                         use_amp: bool = True) -> dict[str, torch.Tensor]:
+    """One step of learning a degradation from unpaired data, after DSGAN (Fritsche et al. 2019), the degradation
+    model SRResCycGAN's pairs come from: clean HR crops ``x`` ``(B, 3, s*h, s*w)`` and real LR crops ``y``
+    ``(B, 3, h, w)`` of *other* photos, both in ``[0, 1]``; ``fake = G_LR(x)``; ``low``/``high`` as in
+    :func:`split_frequencies` (``sigma`` in LR pixels).
+
+    (1) D_LR steps on ``0.5 * (BCE(D_LR(high(y)), real) + BCE(D_LR(high(fake.detach())), fake))``: it sees only
+    the high frequencies, so it judges noise, blur and compression, not the photos' different content or colours;
+    (2) with D_LR frozen, G_LR steps on ``lambda_low * mean|low(fake) - low(bicubic_down(x))|
+    + lambda_adv * BCE(D_LR(high(fake)), real)``: the content stays that of ``x``, the texture becomes the real
+    photos'. The default weights are ours, for a few hundred CPU steps (DSGAN weights its texture term far lower
+    over a long GPU run). Returns the detached ``low L1``, ``adversarial`` (unweighted), ``G`` and ``D``; a NaN/inf
+    raises :class:`helpers.train.TrainingDiverged` naming ``step``.
+    """
+    gan_loss = GANLoss("vanilla")
+    with autocast(x.device, use_amp):
+        fake = G_LR(x).float()
+    low_fake, high_fake = split_frequencies(fake, sigma)
+    high_real = split_frequencies(y.float(), sigma)[1]
+    set_requires_grad(D_LR, True)
+    with autocast(x.device, use_amp):
+        loss_d = 0.5 * (gan_loss(D_LR(high_real).float(), True) + gan_loss(D_LR(high_fake.detach()).float(), False))
+    check_finite(step, D=loss_d)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    set_requires_grad(D_LR, False)  # G_LR's step must not train D_LR
+    with autocast(x.device, use_amp):
+        adv = gan_loss(D_LR(high_fake).float(), True)
+    low = F.l1_loss(low_fake, split_frequencies(bicubic_down(x.float(), scale), sigma)[0])
+    loss_g = lambda_low * low + lambda_adv * adv
+    check_finite(step, G=loss_g)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"low L1": low.detach(), "adversarial": adv.detach(), "G": loss_g.detach(), "D": loss_d.detach()}

@@ -24,7 +24,7 @@
 # held-out photos have a ground truth, train SRResCycGAN without ever showing it a pair, and measure it
 # against bicubic interpolation and notebook 03's bicubic-trained model.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min (after notebook 03, whose model it
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min (after notebook 03, whose model it
 # compares with); `full` is meant for a GPU. The paper trains for days on a GPU with 100 k+ iterations; here a few hundred small CPU steps,
 # so expect the direction of the effect, not the paper's quality.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/08_srrescycgan.ipynb)
@@ -58,9 +58,9 @@ from IPython.display import display
 
 import helpers
 from helpers import metrics
-from helpers.claims import answer, compare
+from helpers.claims import Claim, answer, compare
 from helpers.config import autocast, to_channels_last
-from helpers.degrade import REALWORLD_RANGES, bicubic_down, realworld_degrade, upsample
+from helpers.degrade import REALWORLD_RANGES, bicubic_down, gaussian_blur, realworld_degrade, upsample
 from helpers.inference import load_upscaler, super_resolve
 from helpers.losses import GANLoss, SRLoss
 from helpers.models.patchgan import NLayerDiscriminator
@@ -206,7 +206,6 @@ class ResDBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
-
 # %%
 # twin: helpers.models.srrescycgan.SRResDNet
 class SRResDNet(nn.Module):
@@ -239,7 +238,6 @@ class SRResDNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = self.upscale(x)
         return u - self.refine(u)
-
 
 # %% [markdown]
 # **G_LR (HR → LR), the learned degradation**: convolution → ResNet blocks → convolution (course doc 003). Two
@@ -299,7 +297,6 @@ class DegradationGenerator(nn.Module):
             f = f + block(f)
         return skip + self.tail(f)
 
-
 # %% [markdown]
 # **D_HR and D_LR** are notebook 06/07's PatchGAN (`helpers.models.patchgan.NLayerDiscriminator`, logits, no
 # sigmoid): three layers on HR crops (70×70 patches), two on the small LR crops (16×16 patches). Shapes and sizes
@@ -330,9 +327,10 @@ with torch.no_grad():
 #
 # The notes' perceptual, content and TV losses compare G_HR's output with *its* ground truth, which unpaired data
 # does not have. The paper gets its training pairs from a separate **degradation model** applied to clean HR images
-# (a DSGAN, Fritsche et al. 2019, trained beforehand on the source domain). Ours is a deliberately simple guess:
-# `guess_degrade` below applies the same *kind* of degradation with **fixed** middle values (blur 1.0, noise 0.02,
-# JPEG 75) to the clean HR crops, while the real LR photos vary per image. So with $\tilde y$ = `guess_degrade`$(x)$ and
+# (a DSGAN, Fritsche et al. 2019, trained beforehand on the source domain). Ours is a **generic guess** that knows
+# only the usual *kind* of real-world degradation, not its amounts: `guess_degrade` below draws blur, noise and
+# JPEG quality per image from ranges much wider than the truth's (printed below), as blind super-resolution
+# models do (BSRGAN, Zhang et al. 2021; Real-ESRGAN, Wang et al. 2021). So with $\tilde y$ = `guess_degrade`$(x)$ and
 # $s = G_{HR}(\tilde y)$ (pairs made from HR-domain photos only; no real LR photo ever has a partner):
 #
 # * **perceptual** $\mathcal{L}_\text{per} = \lVert\phi(s) - \phi(x)\rVert_2^2$ (mean squared difference of VGG features). The notes
@@ -363,7 +361,6 @@ def image_gradients(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"Expected images (B, C, H, W), got {tuple(img.shape)}: add a batch dimension with img[None].")
     return img[..., :, 1:] - img[..., :, :-1], img[..., 1:, :] - img[..., :-1, :]
 
-
 # %%
 # twin: helpers.models.srrescycgan.gradient_tv_loss
 def gradient_tv_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
@@ -378,7 +375,6 @@ def gradient_tv_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     sh, sv = image_gradients(sr.float())
     th, tv = image_gradients(hr.float())
     return (sh - th).abs().mean() + (sv - tv).abs().mean()
-
 
 # %% [markdown]
 # A hand-computed case: target a vertical edge `[[0, 1], [0, 1]]`, output `[[0, 1], [0, 0.5]]`. Horizontal
@@ -395,6 +391,155 @@ print("plain TV(target):", float(helpers.tv_loss(target)), "| gradient TV(target
       round(float(gradient_tv_loss(target + 0.3, target)), 6))
 
 # %% [markdown]
+# ## First the degradation: G_LR learns it without pairs
+# The paper's pairs come from DSGAN (Fritsche et al. 2019), a degradation network trained on its own before the
+# super-resolution model. Its idea fits in one training step: **split every image into low and high
+# frequencies.** The low frequencies (colours, shapes) of G_LR's output must stay those of the bicubic downsample
+# of its input, $\lVert \text{low}(G_{LR}(x)) - \text{low}(\operatorname{bicubic}_\downarrow x)\rVert_1$; the high
+# frequencies (noise, lost sharpness, JPEG edges) are judged by a discriminator that sees **only the high
+# frequencies**, of real LR photos and of G_LR's outputs. The two collections show different scenes: a
+# discriminator on whole images would also ask G_LR to change the content, one on the high frequencies can only
+# ask for the texture of a real LR photo. `low` is a Gaussian blur of one LR pixel, `high` the rest; the weights
+# and the learning rate are ours, for a few hundred CPU steps.
+
+# %%
+# twin: helpers.translation.split_frequencies
+def split_frequencies(img: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)`` of ``(B, 3, H, W)`` in ``[0, 1]``: ``low`` = Gaussian blur with ``sigma`` pixels (reflect
+    padding), ``high = img - low`` (fine detail, noise, JPEG edges; mean about 0)."""
+    low = gaussian_blur(img, sigma)
+    return low, img - low
+
+# %%
+# twin: helpers.translation.degradation_gan_step
+def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                         x: torch.Tensor, y: torch.Tensor, scale: int, lambda_low: float = 1.0,
+                         lambda_adv: float = 1.0, sigma: float = 1.0, step: int = 0,
+                         use_amp: bool = True) -> dict[str, torch.Tensor]:
+    """One step of learning a degradation from unpaired data, after DSGAN (Fritsche et al. 2019), the degradation
+    model SRResCycGAN's pairs come from: clean HR crops ``x`` ``(B, 3, s*h, s*w)`` and real LR crops ``y``
+    ``(B, 3, h, w)`` of *other* photos, both in ``[0, 1]``; ``fake = G_LR(x)``; ``low``/``high`` as in
+    :func:`split_frequencies` (``sigma`` in LR pixels).
+
+    (1) D_LR steps on ``0.5 * (BCE(D_LR(high(y)), real) + BCE(D_LR(high(fake.detach())), fake))``: it sees only
+    the high frequencies, so it judges noise, blur and compression, not the photos' different content or colours;
+    (2) with D_LR frozen, G_LR steps on ``lambda_low * mean|low(fake) - low(bicubic_down(x))|
+    + lambda_adv * BCE(D_LR(high(fake)), real)``: the content stays that of ``x``, the texture becomes the real
+    photos'. The default weights are ours, for a few hundred CPU steps (DSGAN weights its texture term far lower
+    over a long GPU run). Returns the detached ``low L1``, ``adversarial`` (unweighted), ``G`` and ``D``; a NaN/inf
+    raises :class:`helpers.train.TrainingDiverged` naming ``step``.
+    """
+    gan_loss = GANLoss("vanilla")
+    with autocast(x.device, use_amp):
+        fake = G_LR(x).float()
+    low_fake, high_fake = split_frequencies(fake, sigma)
+    high_real = split_frequencies(y.float(), sigma)[1]
+    set_requires_grad(D_LR, True)
+    with autocast(x.device, use_amp):
+        loss_d = 0.5 * (gan_loss(D_LR(high_real).float(), True) + gan_loss(D_LR(high_fake.detach()).float(), False))
+    check_finite(step, D=loss_d)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    set_requires_grad(D_LR, False)  # G_LR's step must not train D_LR
+    with autocast(x.device, use_amp):
+        adv = gan_loss(D_LR(high_fake).float(), True)
+    low = F.l1_loss(low_fake, split_frequencies(bicubic_down(x.float(), scale), sigma)[0])
+    loss_g = lambda_low * low + lambda_adv * adv
+    check_finite(step, G=loss_g)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"low L1": low.detach(), "adversarial": adv.detach(), "G": loss_g.detach(), "D": loss_d.detach()}
+
+# %%
+dsgan_steps = P.pick(smoke=6, quick=300, full=5000)
+torch.manual_seed(seed)
+G_LR = DegradationGenerator(SCALE, g_ch, g_blocks).to(device)
+D_hf = NLayerDiscriminator(3, ndf, n_layers=2, norm="batch").to(device)  # judges the high frequencies of LR crops
+opt_glr = torch.optim.Adam(G_LR.parameters(), 5e-4, betas=(0.5, 0.999))
+opt_dhf = torch.optim.Adam(D_hf.parameters(), 5e-4, betas=(0.5, 0.999))
+dsgan_history = History()
+t_dsgan = time.perf_counter()
+for i in helpers.progress(dsgan_steps, desc="G_LR without pairs"):
+    dsgan_history.log(i + 1, **degradation_gan_step(G_LR, D_hf, opt_glr, opt_dhf, next(hr_crops)[1].to(device),
+                                                    next(lr_crops)[1].to(device), SCALE, step=i))
+dsgan_seconds = time.perf_counter() - t_dsgan
+print(f"{dsgan_steps} steps in {dsgan_seconds:.0f} s; last losses: "
+      f"{ {k: round(dsgan_history.last(k), 4) for k in ('low L1', 'adversarial', 'D')} }")
+
+# %% [markdown]
+# ### Measuring a degradation: test charts
+# What did G_LR learn? We measure it as a camera lab measures a camera, on **test charts** whose clean version is
+# known. A **grey card** (flat mid-grey) shows the noise (the standard deviation of the degraded card's luma) and
+# the JPEG blocks (the mean jump across the borders of JPEG's 8×8 blocks minus the mean jump elsewhere; 0 without
+# blocks); a **sharp edge** shows the blur (the width over which the averaged edge profile rises from a tenth to
+# nine tenths of its step, in LR pixels). Each chart is degraded by the truth (many draws, since its blur, noise
+# and quality are random), by bicubic downsampling, and by G_LR (many draws too: its noise input differs each time).
+# A degradation that was learnt should land near the truth's average, where bicubic is far off.
+
+# %%
+CHART = 128  # HR size of the test charts
+
+
+def luma(img: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma ``(B, H, W)`` of ``(B, 3, H, W)`` in [0, 1]."""
+    return 0.299 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2]
+
+
+def rise_width(profile: torch.Tensor) -> float:
+    """Width (in pixels) over which a dark-to-bright ``profile`` ``(W,)`` rises from 10 to 90 per cent of its step."""
+    t = (profile - profile[:4].mean()) / (profile[-4:].mean() - profile[:4].mean())
+
+    def crossing(level: float) -> float:
+        i = int((t >= level).nonzero()[0])
+        return i - 1 + float((level - t[i - 1]) / (t[i] - t[i - 1]))
+
+    return crossing(0.9) - crossing(0.1)
+
+
+def chart_stats(degrade: Callable[[torch.Tensor], torch.Tensor], n: int) -> dict[str, torch.Tensor]:
+    """``degrade`` applied to ``n`` grey cards and ``n`` edge charts (``(n, 3, CHART, CHART)``, HR): per draw
+    ``(n,)`` the noise std, the JPEG blockiness (on the cards) and the rise width (on the edges)."""
+    card = degrade(torch.full((n, 3, CHART, CHART), 0.5))
+    edge = torch.full((n, 3, CHART, CHART), 0.2)
+    edge[..., CHART // 2:] = 0.8
+    edge = degrade(edge)
+    y = luma(card)
+    jumps = torch.cat([(y[:, :, 1:] - y[:, :, :-1]).abs(), (y[:, 1:, :] - y[:, :-1, :]).abs().transpose(1, 2)], 1)
+    border = torch.arange(jumps.shape[-1]) % 8 == 7  # between JPEG blocks (its grid starts at the top left)
+    return {"noise std": y.flatten(1).std(1),
+            "blockiness": jumps[..., border].flatten(1).mean(1) - jumps[..., ~border].flatten(1).mean(1),
+            "rise width (LR px)": torch.tensor([rise_width(p) for p in luma(edge).mean(1)])}
+
+
+def learned(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A trained G_LR as a degradation function on the CPU (eval mode, no gradients, fp32, clamped to [0, 1])."""
+    def degrade(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            out = net.eval()(x.to(device)).float().clamp(0, 1).cpu()
+        net.train()
+        return out
+
+    return degrade
+
+
+n_draws = P.pick(smoke=4, quick=16, full=64)
+chart_gen = torch.Generator().manual_seed(7)
+charts = {"truth (real-world)": chart_stats(lambda x: realworld_degrade(x, SCALE, chart_gen)[0], n_draws),
+          "bicubic downsampling": chart_stats(lambda x: bicubic_down(x, SCALE), n_draws),
+          "G_LR learnt without pairs": chart_stats(learned(G_LR), n_draws)}
+
+
+def chart_table() -> pd.DataFrame:
+    """Mean of every chart measure over the draws, one row per degradation."""
+    return pd.DataFrame({name: {k: float(v.mean()) for k, v in row.items()} for name, row in charts.items()}).T
+
+
+print(f"test charts {CHART}x{CHART} HR -> {CHART // SCALE}x{CHART // SCALE} LR, mean over {n_draws} draws")
+display(chart_table().style.format(precision=4))
+
+# %% [markdown]
 # ## Training
 # One step: forward both cycles and the synthetic pair, update both generators with the discriminators frozen,
 # then update both discriminators. Adam (β = 0.9, 0.999) at 1e-4 for all four networks, halved every
@@ -406,24 +551,32 @@ print("plain TV(target):", float(helpers.tv_loss(target)), "| gradient TV(target
 # steps learning to upscale at all. So G_HR starts in two stages, each measured below: (1) its upscaler takes the
 # **bicubic-trained model's weights** (notebook 03's, or the one trained here) and its refinement starts at zero,
 # so at step 0 G_HR *is* that model; (2) a **short supervised pre-training** of the whole G_HR (L1, Adam 1e-3) on the
-# synthetic pairs $(\tilde y, x)$ of the guessed degradation model. G_LR starts as bicubic downsampling. The cycle
-# training then adapts both to the real LR collection.
+# synthetic pairs $(\tilde y, x)$ of the generic guess. G_LR starts as the degradation it learnt without pairs in
+# the section before. The cycle training then adapts both to the real LR collection.
 
 # %%
-def guess_degrade(x: torch.Tensor) -> torch.Tensor:
-    """Our degradation model for the synthetic pairs: the real one's kind with fixed middle values (not the truth)."""
-    return realworld_degrade(x.float().cpu(), SCALE, pair_gen, blur_sigma=(1.0, 1.0), noise_sigma=(0.02, 0.02),
-                             jpeg_quality=(75, 75))[0].to(x.device)
+GUESS_RANGES = {"blur_sigma": (0.2, 3.0), "noise_sigma": (0.0, 0.1), "jpeg_quality": (30, 95)}  # generic, wide
+print("the truth's ranges:", REALWORLD_RANGES, "\nthe generic guess:", GUESS_RANGES)
 
 
-def synthetic_pairs():
-    """Endless ``(guess_degrade(x), x)`` batches from the HR-domain crops (for the pre-training)."""
+def make_guess(guess_seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``guess_degrade(x)``: our degradation model for the synthetic pairs, the usual kind of real-world degradation
+    with generic ranges (not the truth's), its random numbers from a generator seeded with ``guess_seed``."""
+    g = torch.Generator().manual_seed(guess_seed)
+
+    def guess_degrade(x: torch.Tensor) -> torch.Tensor:
+        return realworld_degrade(x.float().cpu(), SCALE, g, **GUESS_RANGES)[0].to(x.device)
+
+    return guess_degrade
+
+
+def synthetic_pairs(degrade: Callable[[torch.Tensor], torch.Tensor]):
+    """Endless ``(degrade(x), x)`` batches from the HR-domain crops (for the pre-training)."""
     while True:
         x_hr = next(hr_crops)[1]
-        yield guess_degrade(x_hr), x_hr
+        yield degrade(x_hr), x_hr
 
 
-pair_gen = torch.Generator().manual_seed(seed + 2)
 perceptual_vgg = to_channels_last(helpers.VGGFeatures(("relu2_2",)).to(device))
 default_weights = {"λ_per": 1e-4, "λ_adv": 1e-2, "λ_TV": 1.0, "λ_content": 10.0, "λ_cyc": 1.0, "λ_id": 1.0}
 
@@ -463,45 +616,50 @@ class SRResCycGAN:
              use_amp: bool = True) -> dict[str, torch.Tensor]:
         """One step on real LR crops ``y`` ``(B, 3, h, w)`` and clean HR crops ``x`` ``(B, 3, s*h, s*w)`` of
         other photos, both in ``[0, 1]``; ``w`` holds the weights ``λ_per``, ``λ_adv``, ``λ_TV``,
-        ``λ_content``, ``λ_cyc``, ``λ_id``. Returns the detached unweighted terms, ``G total`` and ``D``."""
+        ``λ_content``, ``λ_cyc``, ``λ_id``. With ``λ_adv = λ_cyc = 0`` the cycles, the adversarial terms and the
+        discriminators' step are skipped (logged as 0): the supervised terms alone, the cycle phase's control.
+        Returns the detached unweighted terms, ``G total`` and ``D``."""
         gan_loss, zero = self.gan_loss, torch.zeros((), device=self.device)
+        unpaired = bool(w["λ_adv"] or w["λ_cyc"])  # False: the supervised terms alone (a control)
         y, x = to_channels_last(y.to(self.device), x.to(self.device))
         y_guess = to_channels_last(self.degrade(x))  # in fp32, outside autocast
         set_requires_grad([self.D_HR, self.D_LR], False)
+        x32, adv, cyc, loss_d = x.float(), zero, zero, zero
         with autocast(self.device, use_amp):
-            fake_hr = self.G_HR(y)                    # forward cycle
-            rec_lr = self.G_LR(fake_hr)
-            fake_lr = self.G_LR(x)                    # backward cycle
-            rec_hr = self.G_HR(fake_lr)
             s = self.G_HR(y_guess)                    # the synthetic pair (degrade(x), x)
-            adv = gan_loss(self.D_HR(fake_hr), True) + gan_loss(self.D_LR(fake_lr), True)
             per = F.mse_loss(self.features(s).float(), self.features(x).float()) if w["λ_per"] else zero
             idt = (F.l1_loss(self.G_HR(bicubic_down(x, self.scale)).float(), x)
                    + F.l1_loss(self.G_LR(upsample(y, self.scale)).float(), y)) if w["λ_id"] else zero
-        s, x32 = s.float(), x.float()
+            if unpaired:
+                fake_hr = self.G_HR(y)                # forward cycle
+                rec_lr = self.G_LR(fake_hr)
+                fake_lr = self.G_LR(x)                # backward cycle
+                rec_hr = self.G_HR(fake_lr)
+                adv = gan_loss(self.D_HR(fake_hr), True) + gan_loss(self.D_LR(fake_lr), True)
+                cyc = F.l1_loss(rec_lr.float(), y.float()) + F.l1_loss(rec_hr.float(), x32)
+        s = s.float()
         con, tv = F.l1_loss(s, x32), gradient_tv_loss(s, x32)
-        cyc = F.l1_loss(rec_lr.float(), y.float()) + F.l1_loss(rec_hr.float(), x32)
         loss_g = (w["λ_per"] * per + w["λ_adv"] * adv + w["λ_TV"] * tv + w["λ_content"] * con
                   + w["λ_cyc"] * cyc + w["λ_id"] * idt)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
 
-        set_requires_grad([self.D_HR, self.D_LR], True)
-        with autocast(self.device, use_amp):
-            loss_d = 0.5 * (gan_loss(self.D_HR(x), True) + gan_loss(self.D_HR(fake_hr.detach()), False)) \
-                + 0.5 * (gan_loss(self.D_LR(y), True) + gan_loss(self.D_LR(fake_lr.detach()), False))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        for sch in self.sched:
+        if unpaired:  # without the adversarial and cycle terms the discriminators are not used
+            set_requires_grad([self.D_HR, self.D_LR], True)
+            with autocast(self.device, use_amp):
+                loss_d = 0.5 * (gan_loss(self.D_HR(x), True) + gan_loss(self.D_HR(fake_hr.detach()), False)) \
+                    + 0.5 * (gan_loss(self.D_LR(y), True) + gan_loss(self.D_LR(fake_lr.detach()), False))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        for sch in self.sched if unpaired else self.sched[:1]:  # a scheduler steps only after its optimiser
             sch.step()
         self.step_count += 1
         logs = {"G total": loss_g, "perceptual": per, "adversarial": adv, "TV": tv, "content": con, "cycle": cyc,
                 "identity": idt, "D": loss_d}
         check_finite(self.step_count, **logs)
         return {k: v.detach() for k, v in logs.items()}
-
 
 # %% [markdown]
 # The four networks, built in this order from the seeded generator, and the loop around the step: crops from
@@ -513,41 +671,74 @@ def evaluate(G_HR: nn.Module) -> dict:
     return metrics.sr_metrics(super_resolve(G_HR, val_lr), val_hr, SCALE)
 
 
-def train_cycle(model: SRResCycGAN, n: int, w: dict[str, float], desc: str = "SRResCycGAN",
-                evaluate_every: int = 0) -> None:
+def train_cycle(model: SRResCycGAN, n: int, w: dict[str, float], streams: tuple[helpers.RandomCrops, helpers.RandomCrops],
+                desc: str = "SRResCycGAN", evaluate_every: int = 0) -> None:
     for _ in helpers.progress(n, desc=desc, leave=False):
-        logs = model.step(next(lr_crops)[1], next(hr_crops)[1], w)
+        logs = model.step(next(streams[0])[1], next(streams[1])[1], w)
         model.history.log(model.step_count, **logs)
         if evaluate_every and (model.step_count % evaluate_every == 0):
             model.history.log(model.step_count, **{f"held-out {k}": v for k, v in evaluate(model.G_HR).items()
                                                    if k in ("PSNR-Y", "SSIM-Y")})
 
 
+def cycle_streams() -> tuple[helpers.RandomCrops, helpers.RandomCrops]:
+    """Real LR crops and clean HR crops for a cycle phase, from their own seeded generator: the same for every run."""
+    g = torch.Generator().manual_seed(seed + 4)
+    return (helpers.RandomCrops(domain_lr, crop // SCALE, 1, batch_size, g),
+            helpers.RandomCrops(domain_hr, crop, 1, batch_size, g))
+
+
+def cycle_model(g_hr: nn.Module) -> SRResCycGAN:
+    """The four networks of a cycle phase: ``g_hr``, a copy of the G_LR learnt without pairs, fresh discriminators
+    (built from a fixed seed) and the generic guess for the synthetic pairs, seeded the same for every run."""
+    torch.manual_seed(seed + 3)
+    return SRResCycGAN(g_hr, copy.deepcopy(G_LR),
+                       NLayerDiscriminator(3, ndf, n_layers=3, norm="batch").to(device),  # D_HR
+                       NLayerDiscriminator(3, ndf, n_layers=2, norm="batch").to(device),  # D_LR
+                       relu2_2, make_guess(seed + 2), SCALE, lr_init, halve_every)
+
+
 g_hr_kwargs = {"scale": SCALE, "upscale_kwargs": {k: v for k, v in meta03["kwargs"].items() if k != "scale"},
                "channels": g_ch, "n_blocks": g_blocks}
 G_HR = SRResDNet(**g_hr_kwargs).to(device)
 G_HR.upscale.load_state_dict(model03.state_dict())  # start from the bicubic-trained model
-model = SRResCycGAN(G_HR, DegradationGenerator(SCALE, g_ch, g_blocks).to(device),
-                    NLayerDiscriminator(3, ndf, n_layers=3, norm="batch").to(device),  # D_HR
-                    NLayerDiscriminator(3, ndf, n_layers=2, norm="batch").to(device),  # D_LR
-                    relu2_2, guess_degrade, SCALE, lr_init, halve_every)
-start_row = evaluate(model.G_HR)
+start_row = evaluate(G_HR)
 print(f"G_HR at step 0: {start_row['PSNR-Y']:.3f} dB PSNR-Y, the bicubic-trained model: "
       f"{results['03 bicubic-trained']['PSNR-Y']:.3f} dB (equal: G_HR starts as that model)")
 pretrain_steps = P.pick(smoke=6, quick=150, full=2000)
 t_train, c_train = time.perf_counter(), time.process_time()
-train_upscaler(model.G_HR, SRLoss(pixel=1.0, pixel_kind="l1"), synthetic_pairs(), pretrain_steps,
-               torch.optim.Adam(model.G_HR.parameters(), lr=1e-3), desc="pre-training")
-images["G_HR pre-trained (guessed pairs)"] = super_resolve(model.G_HR, val_lr)
-results["G_HR pre-trained (guessed pairs)"] = score(images["G_HR pre-trained (guessed pairs)"])
-print(f"after {pretrain_steps} supervised steps on guessed pairs: "
-      f"{results['G_HR pre-trained (guessed pairs)']['PSNR-Y']:.3f} dB PSNR-Y")
-model.history.log(0, **{f"held-out {k}": results["G_HR pre-trained (guessed pairs)"][k] for k in ("PSNR-Y", "SSIM-Y")})
+train_upscaler(G_HR, SRLoss(pixel=1.0, pixel_kind="l1"), synthetic_pairs(make_guess(seed + 1)), pretrain_steps,
+               torch.optim.Adam(G_HR.parameters(), lr=1e-3), desc="pre-training")
+PRE = "G_HR pre-trained (generic guess)"
+images[PRE] = super_resolve(G_HR, val_lr)
+results[PRE] = score(images[PRE])
+print(f"after {pretrain_steps} supervised steps on pairs of the generic guess: {results[PRE]['PSNR-Y']:.3f} dB PSNR-Y")
+pretrained_g_hr = copy.deepcopy(G_HR)
+model = cycle_model(G_HR)
+model.history.log(0, **{f"held-out {k}": results[PRE][k] for k in ("PSNR-Y", "SSIM-Y")})
 weights = dict(default_weights)
-train_cycle(model, steps, weights, evaluate_every=eval_every)
+train_cycle(model, steps, weights, cycle_streams(), evaluate_every=eval_every)
 train_seconds, train_cpu_seconds = time.perf_counter() - t_train, time.process_time() - c_train
 print(f"{pretrain_steps} + {steps} steps in {train_seconds:.0f} s wall, {train_cpu_seconds:.0f} s CPU; "
       f"last losses: { {k: round(model.history.last(k), 4) for k in ('content', 'cycle', 'TV', 'adversarial', 'D')} }")
+
+# %% [markdown]
+# **The control: the same steps of supervised training alone.** Is the unpaired part of the cycle phase worth
+# anything, or would G_HR have gained as much from more steps on the generic guess's pairs? The same pre-trained
+# G_HR, the same optimiser, schedule, crops and synthetic pairs, the same number of steps, with
+# $\lambda_\text{adv} = \lambda_\text{cyc} = \lambda_\text{id} = 0$: only the perceptual, content and TV terms of the
+# guessed pairs. What the cycle phase adds over it comes from the unpaired terms: the real LR photos (forward
+# cycle, D_HR) and the learnt degradation (backward cycle, D_LR).
+
+# %%
+SUP = "G_HR + supervised alone (same steps)"
+supervised = cycle_model(copy.deepcopy(pretrained_g_hr))
+train_cycle(supervised, steps, {**default_weights, "λ_adv": 0.0, "λ_cyc": 0.0, "λ_id": 0.0}, cycle_streams(),
+            desc="supervised alone")
+images[SUP] = super_resolve(supervised.G_HR, val_lr)
+results[SUP] = score(images[SUP])
+print(f"{steps} steps each: SRResCycGAN's cycle phase {evaluate(model.G_HR)['PSNR-Y']:.3f} dB, "
+      f"supervised alone {results[SUP]['PSNR-Y']:.3f} dB PSNR-Y")
 
 # %% [markdown]
 # ## Curves
@@ -570,29 +761,31 @@ plt.show()
 
 # %% [markdown]
 # ## What G_LR learnt: the degradation
-# The backward cycle's G_LR was never shown a degraded version of its input, only the collection of real LR
-# photos through D_LR. Does its output look like them? We compare high-frequency energy (the standard deviation
-# of an image minus its 3×3 box-blur, a rough noise meter) of real LR crops, of G_LR's output, and of plain
-# bicubic downsampling of the same HR crops.
+# The G_LR of the first stage was never shown a degraded version of any input, only the high frequencies of the
+# real LR collection through its discriminator; the cycle phase then trained it further (backward cycle, D_LR on
+# whole LR crops, identity). The test charts again, with the cycle phase's G_LR added; then the held-out photos
+# degraded by each (their truth is the real-world LR the models get as input).
 
 # %%
-def high_freq(img: torch.Tensor) -> float:
-    """Std of ``img - box3(img)``: fine detail plus noise, in [0, 1] units."""
-    return float((img - F.avg_pool2d(F.pad(img, (1, 1, 1, 1), mode="reflect"), 3, stride=1)).std())
-
-
+charts["G_LR after the cycle phase"] = chart_stats(learned(model.G_LR), n_draws)
+display(chart_table().style.format(precision=4))
 with torch.no_grad():
-    probe_hr = torch.cat([next(hr_crops)[1] for _ in range(4)]).to(device)
-    probe_lr = torch.cat([next(lr_crops)[1] for _ in range(4)]).to(device)
-    fake = model.G_LR.eval()(probe_hr).float().clamp(0, 1)
-    model.G_LR.train()
-noise_table = pd.Series({"real LR domain crops": high_freq(probe_lr), "G_LR(HR crops)": high_freq(fake),
-                         "bicubic_down(HR crops)": high_freq(helpers.bicubic_down(probe_hr, SCALE))},
-                        name="high-frequency std").to_frame()
-display(noise_table.style.format(precision=4))
-fig = helpers.show_grid({"HR crop": probe_hr[:3], "bicubic ↓": helpers.bicubic_down(probe_hr[:3], SCALE),
-                         "G_LR (learned ↓)": fake[:3], "a real LR crop": probe_lr[:3]}, zoom=None, panel_size=1.9,
-                        title="the learned degradation next to bicubic (the last column is another photo)")
+    card = torch.full((1, 3, CHART, CHART), 0.5)
+    edge = card.clone()
+    edge[..., :CHART // 2] = 0.2
+    edge[..., CHART // 2:] = 0.8
+    degraders = {"truth": lambda x: realworld_degrade(x, SCALE, torch.Generator().manual_seed(2020))[0],
+                 "bicubic ↓": lambda x: bicubic_down(x, SCALE), "G_LR (no pairs)": learned(G_LR),
+                 "G_LR (after cycle)": learned(model.G_LR)}
+    columns = {name: torch.cat([(d(card) - 0.5) * 10 + 0.5, d(edge)]).clamp(0, 1) for name, d in degraders.items()}
+fig = helpers.show_grid(columns, zoom=None, panel_size=1.9,
+                        title="test charts: grey card (deviation from grey x10) and edge, degraded by each")
+helpers.save_figure(fig, out, "charts")
+plt.show()
+fig = helpers.show_grid({"HR (truth)": val_hr, "truth's LR": val_lr, "bicubic ↓": bicubic_down(val_hr, SCALE),
+                         "G_LR (no pairs)": learned(G_LR)(val_hr), "G_LR (after cycle)": learned(model.G_LR)(val_hr)},
+                        zoom=(0.4, 0.4, 0.25), panel_size=1.9,
+                        title="held-out photos degraded by the truth, by bicubic and by the learnt G_LR")
 helpers.save_figure(fig, out, "learned_degradation")
 plt.show()
 
@@ -611,22 +804,24 @@ print(f"4x, real-world degraded held-out crops ({val_crop}x{val_crop}); bicubic-
 display(table.style.format(precision=4, na_rep="-"))
 gain_bicubic = results["SRResCycGAN"]["PSNR-Y"] - results["bicubic"]["PSNR-Y"]
 gain_03 = results["SRResCycGAN"]["PSNR-Y"] - results["03 bicubic-trained"]["PSNR-Y"]
-gain_pretrain = results["G_HR pre-trained (guessed pairs)"]["PSNR-Y"] - results["03 bicubic-trained"]["PSNR-Y"]
-gain_cycle = results["SRResCycGAN"]["PSNR-Y"] - results["G_HR pre-trained (guessed pairs)"]["PSNR-Y"]
+gain_pretrain = results[PRE]["PSNR-Y"] - results["03 bicubic-trained"]["PSNR-Y"]
+gain_cycle = results["SRResCycGAN"]["PSNR-Y"] - results[PRE]["PSNR-Y"]
+gain_supervised = results[SUP]["PSNR-Y"] - results[PRE]["PSNR-Y"]
 print(f"SRResCycGAN vs bicubic: {gain_bicubic:+.2f} dB PSNR-Y; vs the bicubic-trained model (G_HR's start): "
-      f"{gain_03:+.2f} dB, of which the supervised pre-training on guessed pairs {gain_pretrain:+.2f} dB and the "
-      f"unpaired cycle phase {gain_cycle:+.2f} dB")
+      f"{gain_03:+.2f} dB, of which the supervised pre-training on the generic guess {gain_pretrain:+.2f} dB and the "
+      f"unpaired cycle phase {gain_cycle:+.2f} dB (the same steps of supervised training alone: {gain_supervised:+.2f} dB)")
 
 # %% [markdown]
 # How to read the table: each row is one stage of the same G_HR (its start, the bicubic-trained model; after the
-# supervised pre-training on guessed pairs; after the unpaired cycle phase), next to bicubic. The lines under it
-# split the gain between the two stages; the measured answer at the end does it photo by photo. Keep in mind
-# where the guessed pairs come from: the same degradation function as the held-out photos, with fixed middle
-# parameters, so the pre-training knows more about the truth than an unpaired method is supposed to.
+# supervised pre-training on the generic guess's pairs; after the unpaired cycle phase), next to bicubic and to
+# the control that replaced the cycle phase by the same steps of supervised training alone. The lines under it
+# split the gain between the stages; the measured answer at the end does it photo by photo. Neither stage knows
+# the truth's amounts of blur, noise and compression: the pre-training guesses them from generic ranges, the cycle
+# phase learns them from the real LR collection.
 
 # %%
 fig = helpers.plots.sr_grid({"bicubic": images["bicubic"], "03 bicubic-trained": images["03 bicubic-trained"],
-                          "pre-trained G_HR": images["G_HR pre-trained (guessed pairs)"],
+                          "pre-trained G_HR": images[PRE], "supervised alone": images[SUP],
                           "SRResCycGAN": images["SRResCycGAN"]}, val_hr, SCALE,
                          title=f"4x on real-world degraded held-out photos ({P.name}, {steps} steps; PSNR-Y under each)",
                          zoom=(0.4, 0.4, 0.22))
@@ -637,8 +832,9 @@ plt.show()
 # ## Try it: the loss weights
 # The sliders set λ_content, λ_cyc, λ_TV and λ_adv (λ_per and λ_id stay at their defaults); the button trains a
 # **copy** of the model above for N more steps with those weights, then redraws the held-out grid and metrics.
-# Try λ_adv at its minimum: does G_LR's output move further from or closer to bicubic downsampling (print the
-# high-frequency table again for the copy), and what happens to G_HR's held-out PSNR-Y?
+# The copy continues the main run's learning-rate schedule (it halves on, it does not restart). Try λ_adv at its
+# minimum: does G_LR drift back towards bicubic downsampling (the copy's test-chart row is printed next to the
+# main run's), and what happens to G_HR's held-out PSNR-Y?
 # Try a large λ_cyc: the forward cycle asks G_LR to rebuild the *exact* noise of y from G_HR(y), which G_HR can
 # only help with by keeping the noise in its output.
 
@@ -647,7 +843,7 @@ def fine_tune(slider_weights: dict[str, float], n_steps: int) -> dict | None:
     trial = copy.deepcopy(model)
     w = {**default_weights, **slider_weights}
     try:
-        train_cycle(trial, n_steps, w, desc="fine-tune")
+        train_cycle(trial, n_steps, w, cycle_streams(), desc="fine-tune")
     except TrainingDiverged as err:
         print(err)
         return None
@@ -656,6 +852,10 @@ def fine_tune(slider_weights: dict[str, float], n_steps: int) -> dict | None:
     display(pd.DataFrame({**slider_weights, "more steps": n_steps}, index=["fine-tune"]))
     display(pd.DataFrame({"bicubic": results["bicubic"], "before": results["SRResCycGAN"], "after": row}).T
             [["PSNR-Y", "SSIM-Y", distance.name]].style.format(precision=4))
+    glr_rows = {"truth (real-world)": charts["truth (real-world)"], "G_LR before": charts["G_LR after the cycle phase"],
+                "G_LR after": chart_stats(learned(trial.G_LR), n_draws)}
+    display(pd.DataFrame({k: {m: float(v.mean()) for m, v in r.items()} for k, r in glr_rows.items()}).T
+            .style.format(precision=4).set_caption("test charts"))
     helpers.plots.sr_grid({"bicubic": images["bicubic"], "before": images["SRResCycGAN"], "after": sr_img}, val_hr, SCALE,
                        title=None, zoom=(0.4, 0.4, 0.22), panel_size=2.1)
     plt.show()
@@ -697,34 +897,50 @@ print("saved", ckpt.path.name, "| reloaded:", reloaded_meta["architecture"], "sa
 #   on real ones is measured in the first cell of the results and in the measured answer.
 # * **A G_LR that does not learn the degradation.** If G_LR stays bicubic, the backward cycle
 #   $G_{HR}(G_{LR}(x)) = x$ trains G_HR on bicubic pairs, which pulls it back towards the bicubic-trained model.
-#   Check what G_LR makes (the high-frequency table and the measured answer) before trusting G_HR; at this budget
-#   the adversarial weight alone is not shown to move it (try the slider).
-# * **A wrong degradation model.** The content, perceptual and TV terms only see the guessed pairs; where the guess
-#   is too weak (real blur 1.6 against our 1.0) G_HR under-corrects, where it is too strong it over-smooths. The
-#   paper learns its degradation model (DSGAN) for this reason.
+#   Inside the cycle phase G_LR is also pulled towards bicubic: the backward cycle punishes every bit of noise that
+#   G_HR cannot remove, and the identity term asks it to leave LR images alone. That is why it learns first, on its
+#   own (the DSGAN stage); the test charts show how much of it the cycle phase keeps.
+# * **Colour casts in the learnt degradation.** The low-frequency term is an L1 between blurred images, weighted
+#   like the adversarial term; D_LR judges each colour channel's high frequencies, so in a few hundred steps G_LR
+#   can trade some colour fidelity for high frequencies that fool it (look at the G_LR columns of the held-out
+#   figure). A larger low-frequency weight pins the colours (exercise 5); in the cycle phase the backward cycle and
+#   the identity term pull them back.
+# * **What a convolution cannot draw.** JPEG's blocks sit on a fixed 8×8 grid of the image; G_LR is a convolutional
+#   network that sees random crops, and moving its input by one LR pixel moves its output by one LR pixel, so it
+#   has no way to know where the grid is. It can learn JPEG's smoothing, not its block edges (the blockiness column).
+# * **A wrong degradation model.** The content, perceptual and TV terms only see the generic guess's pairs; where
+#   the guess is weaker than the truth G_HR under-corrects, where it is stronger it over-smooths. The paper learns
+#   its degradation model (DSGAN) for this reason.
 # * **The forward cycle fights denoising.** $G_{LR}(G_{HR}(y)) = y$ asks for the input's exact noise back; G_LR cannot
 #   draw the *same* random noise, so the cheapest solution is a G_HR that keeps some of it (CycleGAN's
 #   steganography, notebook 07). A small λ_cyc and the noise input of G_LR soften this.
 # * **Adversarial training from scratch** takes far more steps than a CPU session; starting G_HR from a trained
-#   upscaler and G_LR from bicubic is what makes a few hundred steps useful.
+#   upscaler and G_LR from its own short training is what makes a few hundred steps useful.
 # * **Mode collapse / artefacts**: too large λ_adv gives textures that are not in the photo (watch the zoomed crops).
+#   A fine dot grid in SRResCycGAN's zoomed crops comes from its sub-pixel layers (the upscaler's PixelShuffle, the
+#   refinement's stride-2 encoder and PixelShuffle decoder), whose outputs repeat with the shuffle's period; the
+#   adversarial term, which rewards high frequencies, excites it (the supervised-alone column is trained without it).
 # * **A diverging run** (NaN loss) stops with a message naming the loss and the step (`check_finite`).
 
 # %% [markdown]
 # ## Summary
 # * Real LR photos are not bicubic: blur, noise and JPEG make a bicubic-trained upscaler sharpen artefacts.
-# * SRResCycGAN learns without pairs: G_HR (upscale, then a ResDNet refinement) and G_LR (a learned degradation)
+# * A degradation can be learnt without pairs (DSGAN): keep the low frequencies of the bicubic downsample, let a
+#   discriminator on the high frequencies ask for the real photos' noise and blur; test charts measure what was learnt.
+# * SRResCycGAN learns without pairs: G_HR (upscale, then a ResDNet refinement) and G_LR (the learnt degradation)
 #   are tied by a forward and a backward cycle, D_HR and D_LR judge each domain, and a degradation model applied
 #   to clean HR photos gives G_HR the pairs for the perceptual, content and gradient-TV losses. No real LR photo is
-#   ever paired with its HR original.
+#   ever paired with its HR original, and no stage is told the truth's amounts of blur, noise or compression.
 # * On CPU budgets we start it from a good point: G_HR begins as the bicubic-trained model plus a short
-#   supervised pre-training on the guessed pairs, G_LR as bicubic downsampling; the table measures every stage
-#   and the measured answer says which stage brought what.
+#   supervised pre-training on a generic guess's pairs; the table measures every stage, and the cycle phase is
+#   measured against the same steps of supervised training alone.
 #
-# **Exercises.** (1) Set λ_adv to its minimum with the sliders and measure G_LR's high-frequency std for the
-# copy: what does G_LR learn now? (2) Remove G_LR's noise channel (`noise_channels=0`): can it still imitate sensor noise? (3) Replace the
-# gradient TV loss by the plain TV of notebook 03 and compare the zoomed crops. (4) Run
-# `python -m helpers.upscale --model runs/latest/08_srrescycgan/srrescycgan_g_hr.pt` on a noisy phone photo.
+# **Exercises.** (1) Set λ_adv to its minimum with the sliders and compare the copy's test-chart row with the
+# main run's: what does G_LR learn now? (2) Remove G_LR's noise channel (`noise_channels=0`): can it still imitate
+# sensor noise? (3) Replace the gradient TV loss by the plain TV of notebook 03 and compare the zoomed crops.
+# (4) Run `python -m helpers.upscale --model runs/latest/08_srrescycgan/srrescycgan_g_hr.pt` on a noisy phone photo.
+# (5) Train G_LR with `lambda_low=10` in `degradation_gan_step`: do the colours stay, and what happens to the
+# test-chart noise and rise width?
 
 # %%
 wall, cpu = run.elapsed()
@@ -733,26 +949,45 @@ helpers.write_metrics(out, notebook="08_srrescycgan", profile=P.name, vgg_weight
                       lpips=("available" if lpips_metric.available else lpips_metric.reason),
                       results=results_rows, baseline=baseline_source,
                       gain_over_bicubic_db=gain_bicubic, gain_over_03_db=gain_03, gain_of_pretraining_db=gain_pretrain,
-                      gain_of_cycle_phase_db=gain_cycle,
-                      high_frequency=noise_table.iloc[:, 0].to_dict(), steps=steps, loss_weights=default_weights,
-                      train_seconds=train_seconds, train_cpu_seconds=train_cpu_seconds,
+                      gain_of_cycle_phase_db=gain_cycle, gain_of_supervised_alone_db=gain_supervised,
+                      test_charts=chart_table().to_dict(orient="index"), steps=steps, dsgan_steps=dsgan_steps,
+                      loss_weights=default_weights, guess_ranges=GUESS_RANGES,
+                      train_seconds=train_seconds, train_cpu_seconds=train_cpu_seconds, dsgan_seconds=dsgan_seconds,
                       seconds=wall, key_figure="grid.png")
 print(f"done in {wall:.0f} s wall, {cpu:.0f} s CPU; metrics in {out / 'metrics.json'}")
 
 # %% [markdown]
 # ## Measured answer
-# Photo by photo on the three held-out real-world crops (PSNR-Y): does SRResCycGAN beat bicubic and the
-# bicubic-trained model it started from, and which stage brought the gain, the supervised pre-training on guessed
-# pairs or the unpaired cycle phase? And does G_LR's output come closer to the real LR photos' high-frequency
-# energy than bicubic downsampling does? These are observations: the lesson (a cycle that learns the real
-# degradation) is not yet what this short run tests.
+# Does G_LR, trained without a single pair, learn the real-world degradation? On the test charts, per draw: is its
+# noise and its blur nearer the truth's average than bicubic downsampling's? And does the unpaired cycle phase
+# give G_HR more than the same steps of supervised training on the generic guess's pairs would? Then, photo by
+# photo on the three held-out real-world crops (PSNR-Y), the stages against bicubic and the bicubic-trained model.
 
 # %%
 sr_psnr = {name: psnr_y(img) for name, img in images.items()}
-PRE = "G_HR pre-trained (guessed pairs)"
 photos = f"same {len(val_hr)} held-out photos"
-hf = noise_table.iloc[:, 0]
+truth_mean = {k: float(v.mean()) for k, v in charts["truth (real-world)"].items()}
+
+
+def chart_claim(name: str, key: str, glr: str, kind: str) -> Claim:
+    """``glr``'s chart measure ``key`` nearer the truth's mean than bicubic's, paired per draw."""
+    return compare(name, f"{glr}'s {key} on the test charts is nearer the real-world degradation's than bicubic "
+                   "downsampling's", measure=f"|{key} - truth's mean|", subject=glr,
+                   values=(charts[glr][key] - truth_mean[key]).abs(), control="bicubic downsampling",
+                   control_values=(charts["bicubic downsampling"][key] - truth_mean[key]).abs(),
+                   higher_is_better=False, kind=kind, basis=f"{n_draws} chart draws each")
+
+
 answer(out,
+       chart_claim("g_lr_learns_noise", "noise std", "G_LR learnt without pairs", "headline"),
+       chart_claim("g_lr_learns_blur", "rise width (LR px)", "G_LR learnt without pairs", "headline"),
+       chart_claim("g_lr_learns_blocks", "blockiness", "G_LR learnt without pairs", "observation"),
+       chart_claim("g_lr_keeps_noise_in_cycle", "noise std", "G_LR after the cycle phase", "observation"),
+       chart_claim("g_lr_keeps_blur_in_cycle", "rise width (LR px)", "G_LR after the cycle phase", "observation"),
+       compare("cycle_phase_vs_supervised", "the unpaired cycle phase gives G_HR more than the same steps of "
+               "supervised training on the generic guess's pairs", measure="PSNR-Y (dB)", subject="SRResCycGAN",
+               values=sr_psnr["SRResCycGAN"], control="supervised alone", control_values=sr_psnr[SUP],
+               kind="headline", basis=f"{photos}; {steps} steps each from the same pre-trained G_HR"),
        compare("srrescycgan_vs_bicubic", "SRResCycGAN (pre-training + cycle phase) beats bicubic on held-out "
                "real-world-degraded photos", measure="PSNR-Y (dB)", subject="SRResCycGAN",
                values=sr_psnr["SRResCycGAN"], control="bicubic", control_values=sr_psnr["bicubic"],
@@ -761,20 +996,10 @@ answer(out,
                measure="PSNR-Y (dB)", subject="SRResCycGAN", values=sr_psnr["SRResCycGAN"],
                control="03 bicubic-trained", control_values=sr_psnr["03 bicubic-trained"], kind="observation",
                basis=photos),
-       compare("pretraining_gain", "the supervised pre-training on guessed pairs (the held-out set's own degradation "
-               "function, fixed middle parameters) beats the bicubic-trained start", measure="PSNR-Y (dB)",
-               subject="pre-trained G_HR", values=sr_psnr[PRE], control="03 bicubic-trained",
-               control_values=sr_psnr["03 bicubic-trained"], kind="observation",
-               basis=f"{photos}; {pretrain_steps} supervised steps"),
-       compare("cycle_phase_gain", "the unpaired cycle phase improves on the pre-trained G_HR (not compared with "
-               "the same steps of supervised training alone)", measure="PSNR-Y (dB)", subject="SRResCycGAN",
-               values=sr_psnr["SRResCycGAN"], control="pre-trained G_HR", control_values=sr_psnr[PRE],
-               kind="observation", basis=f"{photos}; {steps} cycle steps"),
-       compare("g_lr_nearer_real_noise", "G_LR's output is closer to the real LR photos' high-frequency energy "
-               "than bicubic downsampling is", measure="|high-frequency std - real LR's|", subject="G_LR",
-               values=abs(hf["G_LR(HR crops)"] - hf["real LR domain crops"]), control="bicubic downsampling",
-               control_values=abs(hf["bicubic_down(HR crops)"] - hf["real LR domain crops"]),
-               higher_is_better=False, kind="observation", basis=f"same {len(probe_hr)} HR crops"),
+       compare("pretraining_gain", "the supervised pre-training on the generic guess's pairs (not the truth's "
+               "ranges) beats the bicubic-trained start", measure="PSNR-Y (dB)", subject="pre-trained G_HR",
+               values=sr_psnr[PRE], control="03 bicubic-trained", control_values=sr_psnr["03 bicubic-trained"],
+               kind="observation", basis=f"{photos}; {pretrain_steps} supervised steps"),
        compare("bicubic_trained_lead_shrinks", "the bicubic-trained model's lead over bicubic is larger on bicubic "
                "LR than on real-world LR", measure="lead over bicubic, PSNR-Y (dB)", subject="on bicubic LR",
                values=lead_clean, control="on real-world LR", control_values=lead_real, kind="observation",

@@ -1,12 +1,14 @@
 """helpers.translation on hand-made tiny networks: every loss term at its exact value, so a flipped sign, a
 swapped real/fake label or a dropped term fails; the discriminators frozen during the generators' step."""
+import copy
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers.degrade import bicubic_down, upsample
-from helpers.translation import CycleGAN, SRResCycGAN, pix2pix_step
+from helpers.degrade import bicubic_down, gaussian_blur, upsample
+from helpers.translation import CycleGAN, SRResCycGAN, degradation_gan_step, pix2pix_step, split_frequencies
 
 BCE = F.binary_cross_entropy_with_logits
 
@@ -93,6 +95,24 @@ def test_pix2pix_discriminator_sees_input_output_pairs_on_the_channels():
     real_pair, fake_pair = torch.cat([x, y], 1), torch.cat([x, fake], 1)
     assert sum(torch.allclose(s, real_pair) for s in D.seen) == 1
     assert sum(torch.allclose(s, fake_pair) for s in D.seen) == 2
+
+
+def test_pix2pix_discriminator_sees_the_condition_not_the_noise_when_given():
+    g = torch.Generator().manual_seed(1)
+    labels, noise = torch.rand(2, 1, 4, 4, generator=g), torch.randn(2, 1, 4, 4, generator=g)
+    G = conv1x1([[0.5, 0.2], [-0.3, 0.1], [0.2, -0.4]])  # labels + noise (2 channels) -> 3
+    D = Recorder(conv1x1([[0.4, -0.7, 0.3, 0.9]], [0.05]))  # sees labels + photo only
+    _, y = pix2pix_data()
+    x = torch.cat([labels, noise], 1)
+    with torch.no_grad():
+        fake = G(x)
+    losses = pix2pix_step(G, D, torch.optim.SGD(G.parameters(), lr=0.0), torch.optim.SGD(D.parameters(), lr=0.0),
+                          x, y, lambda_l1=1.0, lambda_gan=1.0, use_amp=False, cond=labels)
+    assert [torch.allclose(s, p) for s, p in zip(D.seen, (torch.cat([labels, fake], 1),
+                                                          torch.cat([labels, y], 1),
+                                                          torch.cat([labels, fake], 1)))] == [True] * 3
+    d_fake = D.net(torch.cat([labels, fake], 1))
+    assert float(losses["G_GAN"]) == pytest.approx(float(BCE(d_fake, torch.ones_like(d_fake))), abs=1e-6)
 
 
 def test_pix2pix_generator_descends_its_loss_and_d_is_frozen_during_g_step():
@@ -261,3 +281,84 @@ def test_srrescycgan_zero_weights_switch_terms_off_and_d_is_frozen():
     assert seen and all(grad is None for grad in seen[0])  # the generators' loss left D_HR and D_LR alone
     model.step(y, x, WEIGHTS, use_amp=False)
     assert model.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5)  # halved every 2 steps
+
+
+# ------------------------------------------------------------------------------- the learned degradation (08)
+def test_split_frequencies_is_blur_plus_rest():
+    img = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    low, high = split_frequencies(img, 1.5)
+    assert torch.allclose(low, gaussian_blur(img, 1.5)) and torch.allclose(low + high, img)
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert split_frequencies(flat)[1].abs().max() < 1e-6  # a flat image has no high frequencies
+
+
+def test_degradation_gan_step_losses_have_their_exact_values_and_d_sees_high_frequencies():
+    G_LR, D_LR = Down(1.1), Recorder(conv1x1([[0.6, -0.4, 0.9]], [0.05]))
+    opt_g = torch.optim.SGD(G_LR.parameters(), lr=0.1)
+    opt_d = torch.optim.SGD(D_LR.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 4, 4, generator=g)
+    with torch.no_grad():
+        fake = G_LR(x)
+        low_fake, high_fake = gaussian_blur(fake, 0.8), fake - gaussian_blur(fake, 0.8)
+        high_real = y - gaussian_blur(y, 0.8)
+        want_d = 0.5 * (BCE(D_LR.net(high_real), torch.ones(2, 1, 4, 4))
+                        + BCE(D_LR.net(high_fake), torch.zeros(2, 1, 4, 4)))
+        want_low = (low_fake - gaussian_blur(bicubic_down(x, 2), 0.8)).abs().mean()
+    losses = degradation_gan_step(G_LR, D_LR, opt_g, opt_d, x, y, scale=2, lambda_low=3.0, lambda_adv=7.0,
+                                  sigma=0.8, use_amp=False)
+    assert torch.allclose(D_LR.seen[0], high_real, atol=1e-6)  # D judges the real photos' high frequencies only
+    assert float(losses["D"]) == pytest.approx(float(want_d), abs=1e-5)
+    with torch.no_grad():  # G's adversarial term uses D after its own step; D is left alone by G's step
+        want_adv = BCE(D_LR.net(high_fake), torch.ones(2, 1, 4, 4))
+    assert float(losses["low L1"]) == pytest.approx(float(want_low), abs=1e-6)
+    assert float(losses["adversarial"]) == pytest.approx(float(want_adv), abs=1e-5)
+    assert float(losses["G"]) == pytest.approx(3.0 * float(want_low) + 7.0 * float(want_adv), abs=1e-5)
+
+
+def test_degradation_gan_step_d_frozen_during_g_and_g_descends():
+    G_LR, D_LR = Down(1.1), conv1x1([[0.6, -0.4, 0.9]], [0.05])
+    opt_g = torch.optim.SGD(G_LR.parameters(), lr=1e-3)
+    opt_d = torch.optim.SGD(D_LR.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(6)
+    x, y = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 4, 4, generator=g)
+    seen, zero_grad = [], opt_g.zero_grad
+
+    def spy(*args, **kwargs):  # a copy of D_LR's gradients when G_LR's step begins: its own D step's
+        seen.append([p.grad.clone() for p in D_LR.parameters()])
+        zero_grad(*args, **kwargs)
+
+    opt_g.zero_grad = spy
+    degradation_gan_step(G_LR, D_LR, opt_g, opt_d, x, y, scale=2, lambda_adv=0.05, use_amp=False)
+    assert all(torch.equal(a, p.grad) for a, p in zip(seen[0], D_LR.parameters()))  # G's backward left D_LR alone
+
+    def g_loss():
+        with torch.no_grad():
+            fake = G_LR(x)
+            low = (gaussian_blur(fake, 1.0) - gaussian_blur(bicubic_down(x, 2), 1.0)).abs().mean()
+            high = fake - gaussian_blur(fake, 1.0)
+            return float(low + 0.05 * BCE(D_LR(high), torch.ones(2, 1, 4, 4)))
+
+    before = g_loss()
+    degradation_gan_step(G_LR, D_LR, opt_g, torch.optim.SGD(D_LR.parameters(), lr=0.0), x, y, scale=2,
+                         lambda_adv=0.05, use_amp=False)
+    assert g_loss() < before
+
+
+def test_srrescycgan_without_adversarial_and_cycle_trains_g_hr_alone():
+    model = srrescycgan()
+    frozen = [copy.deepcopy(n.state_dict()) for n in (model.G_LR, model.D_HR, model.D_LR)]
+    g_hr = copy.deepcopy(model.G_HR.state_dict())
+    g = torch.Generator().manual_seed(7)
+    y, x = torch.rand(2, 3, 4, 4, generator=g), torch.rand(2, 3, 8, 8, generator=g)
+    w = {**WEIGHTS, "λ_adv": 0.0, "λ_cyc": 0.0, "λ_id": 0.0}
+    losses = model.step(y, x, w, use_amp=False)
+    assert float(losses["adversarial"]) == float(losses["cycle"]) == float(losses["D"]) == 0.0
+    assert float(losses["content"]) > 0 and float(losses["TV"]) > 0
+    for net, before in zip((model.G_LR, model.D_HR, model.D_LR), frozen):
+        assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    assert not all(torch.equal(v, g_hr[k]) for k, v in model.G_HR.state_dict().items())
+    # with lambda_cyc alone the cycles run: the backward cycle trains G_LR
+    losses = model.step(y, x, {**w, "λ_cyc": 1.0}, use_amp=False)
+    assert float(losses["cycle"]) > 0 and float(losses["D"]) > 0
+    assert not all(torch.equal(v, frozen[0][k]) for k, v in model.G_LR.state_dict().items())
