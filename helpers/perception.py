@@ -1,6 +1,6 @@
 """Weight-free perception measures: what an upscaler's output looks like next to HR, measured without any network
-(nothing here can be the training loss of a model it scores). Introduced for notebooks 02-04 and 11; 06 and 09
-reuse the patch distance.
+(nothing here can be the training loss of a model it scores). Introduced for notebook 11's leaderboard and
+``python -m helpers.upscale``; notebook 09 uses the patch distance.
 
 Inputs are ``(B, 3, H, W)`` RGB in ``[0, 1]`` (values are clamped), ``sr`` and ``hr`` of the same size; every
 measure returns one value per image, ``(B,)``. Spectra are taken on BT.601 luma (:func:`helpers.metrics.rgb_to_y`)

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,13 +57,18 @@ def strip_run_metadata(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _ipc_kernel_manager():
-    """A kernel manager on local IPC sockets instead of TCP (no "running over TCP without encryption" warning)."""
+    """A kernel manager on local IPC sockets instead of TCP (no "running over TCP without encryption" warning).
+
+    Each kernel's sockets live in a fresh temporary folder (jupyter's default is ``kernel-ipc-N`` files in the
+    working folder, which two runs at once would share: a kernel then answers the other run, "Invalid Signature").
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.transport = "ipc"
+            self.ip = str(Path(tempfile.mkdtemp(prefix="srgan-kernel-")) / "kernel-ipc")
 
     return IPCKernelManager
 
