@@ -1,8 +1,11 @@
 """Long-trained reference upscalers (``make reference``): what a method does, not what a few CPU-minutes buy.
 
 Each entry of :data:`SPECS` is trained with the notebooks' own code (:class:`helpers.models.upscalers.
-PixelShuffleUpscaler`, :class:`helpers.losses.SRLoss`, :func:`helpers.train.train_upscaler`, the sample set's
-training photos and :class:`helpers.data.RandomCrops`), in chunks. After every chunk the training state (model,
+PixelShuffleUpscaler`, the sample set's training photos and :class:`helpers.data.RandomCrops`), in chunks: a
+content model with :class:`helpers.losses.SRLoss` and :func:`helpers.train.train_upscaler` (notebooks 02-03), or
+notebook 04's SRGAN recipe, a fine-tune of a content model with course doc 000's losses
+(:class:`helpers.wgan_gp.GeneratorLoss`, :class:`helpers.wgan_gp.CriticLoss`, :class:`helpers.wgan_gp.UpscaleTrainer`)
+with the course's critic, or its control with the same generator steps and no critic. After every chunk the training state (model,
 Adam moments, crop generator, history) is saved atomically to ``reference/.state/<name>.pt`` (ignored by git),
 so an interrupted run resumes where its last chunk ended. When the steps are done, the weights are written in
 half precision with their meta to ``reference/<name>.pt`` (committed): architecture, code commit, command,
@@ -13,6 +16,7 @@ reproduces its recorded whole-photo metrics from the half-precision file.
 
     python -m helpers.reference --name x4_mse            # train (or resume) one, then write reference/x4_mse.pt
     python -m helpers.reference --all                    # every spec, in order (what make reference runs)
+    python -m helpers.reference --name x4_wgan --device cuda --minutes 3   # on a GPU, pausing after 3 minutes
 """
 from __future__ import annotations
 
@@ -37,19 +41,33 @@ from .features import VGGFeatures
 from .inference import Checkpoint, LoadedModel, load_upscaler
 from .losses import SRLoss, VGGPerceptualLoss
 from .models.registry import build_upscaler
+from .models.wgan import Critic
 from .results import History
 from .train import train_upscaler
 from .upscale import evaluate_images
+from .wgan_gp import CriticLoss, GeneratorLoss, UpscaleTrainer
 
 REFERENCE_DIR = PROJECT_ROOT / "reference"
 VAL_CROP = 256  # HR side of notebooks 02-04's held-out crops
+TRAINERS = ("content", "critic", "no-critic")
+#: What the meta records per held-out photo: distortion, then notebook 11's weight-free perception measures.
+PHOTO_MEASURES = ("PSNR-Y", "SSIM-Y", "PSNR-RGB", "SWD", "HF ratio", "rise width (px)", "checkerboard")
+RAMPED_EPOCH = 2  # an UpscaleTrainer epoch past the course's first: n_critic critic steps per generator step
 
 
 @dataclass(frozen=True)
 class Spec:
-    """One reference model: a PixelShuffleUpscaler of ``channels`` x ``n_blocks`` trained ``steps`` steps of
-    ``pixel * MSE + perceptual * VGG relu3_3`` on ``crop``-pixel HR crops, batch ``batch``, Adam(``lr``) halved at
-    half and at three quarters of the steps; ``init`` names the reference model it starts from (fine-tunes)."""
+    """One reference model, a PixelShuffleUpscaler of ``channels`` x ``n_blocks`` trained ``steps`` generator steps
+    on ``crop``-pixel HR crops, batch ``batch``, with Adam(``lr``) halved at half and at three quarters of the steps;
+    ``init`` names the reference model it starts from (a fine-tune).
+
+    ``trainer="content"``: ``pixel * MSE + perceptual * VGG relu3_3`` (:class:`helpers.losses.SRLoss`), Adam's
+    default betas. ``"critic"``: notebook 04's SRGAN recipe, course doc 000's generator loss (``content - adv *
+    mean critic score``, content = that SRLoss + ``tv`` * TV) at full weight from the first step, the course's
+    critic stepping ``n_critic`` times per generator step with its own Adam(``critic_lr``, halved alike) and the
+    WGAN-GP loss (penalty weight 10). ``"no-critic"``: its control, the same generator loss with the adversarial
+    term off, the same generator steps, no critic.
+    """
 
     name: str
     scale: int
@@ -64,6 +82,15 @@ class Spec:
     init: str | None = None
     chunk: int = 100
     seed: int = 0
+    trainer: str = "content"
+    tv: float = 0.0
+    adv: float = 0.0
+    critic_lr: float | None = None
+    n_critic: int = 5
+
+    def __post_init__(self) -> None:
+        if self.trainer not in TRAINERS:
+            raise ValueError(f"Unknown trainer {self.trainer!r}: use one of {', '.join(TRAINERS)}.")
 
     def learning_rate(self, step: int) -> float:
         """Adam's learning rate for ``step`` (1-based): ``lr``, halved after 1/2 and again after 3/4 of the steps."""
@@ -73,8 +100,20 @@ class Spec:
         return {"scale": self.scale, "channels": self.channels, "n_blocks": self.n_blocks}
 
 
+def _recipe(name: str, trainer: str, pixel: float) -> Spec:
+    """Notebook 04's SRGAN recipe (or its no-critic control) from ``x4_mse``, course doc 000's weights (TV 0.1,
+    adversarial 0.01, 5 critic steps per generator step); generator lr 1e-4 as SRGAN's fine-tune, the critic
+    four times faster (the two time-scale rule, Heusel et al. 2017)."""
+    return Spec(name, scale=4, steps=2000, crop=64, n_blocks=6, pixel=pixel, perceptual=1.0, lr=1e-4,
+                init="x4_mse", trainer=trainer, tv=0.1, adv=0.01 if trainer == "critic" else 0.0, critic_lr=4e-4)
+
+
 SPECS: dict[str, Spec] = {s.name: s for s in (
     Spec("x4_mse", scale=4, steps=5000, crop=64, n_blocks=6),
+    _recipe("x4_wgan", "critic", pixel=0.0),          # course doc 000's content loss: perceptual + TV
+    _recipe("x4_wgan_control", "no-critic", pixel=0.0),
+    _recipe("x4_wgan_px", "critic", pixel=10.0),      # + notebooks 02-03's pixel term (losses.CONTENT_PIXEL_WEIGHT)
+    _recipe("x4_wgan_px_control", "no-critic", pixel=10.0),
     Spec("x2_mse", scale=2, steps=3000, crop=48, n_blocks=6),
 )}
 
@@ -92,12 +131,19 @@ def _cpu_s(history: History) -> float:
     return history.last("cpu_s") if history.series("cpu_s")[1] else 0.0
 
 
+def _wall_s(history: History) -> float:
+    """Training wall-seconds so far (logged after every chunk; on a GPU the CPU time undercounts)."""
+    return history.last("wall_s") if history.series("wall_s")[1] else 0.0
+
+
 def loss_for(spec: Spec) -> tuple[SRLoss, str | None]:
-    """The spec's loss and the VGG16 weights its perceptual term uses (``None`` without one)."""
+    """The spec's SRLoss (for ``"critic"``/``"no-critic"``: the content part of the generator loss, TV aside) and
+    the VGG16 weights its perceptual term uses (``None`` without one)."""
     if not spec.perceptual:
         return SRLoss(pixel=spec.pixel), None
     perceptual = VGGPerceptualLoss(vgg=VGGFeatures(("relu3_3",)))
-    return SRLoss(pixel=spec.pixel, perceptual=spec.perceptual, perceptual_loss=perceptual), perceptual.vgg.source
+    return (SRLoss(pixel=spec.pixel, perceptual=spec.perceptual, perceptual_loss=perceptual),
+            perceptual.vgg.source)
 
 
 def build(spec: Spec, root: Path = REFERENCE_DIR) -> nn.Module:
@@ -112,39 +158,92 @@ def build(spec: Spec, root: Path = REFERENCE_DIR) -> nn.Module:
     return model
 
 
-def train(spec: Spec, root: Path = REFERENCE_DIR, max_chunks: int | None = None,
-          images: Mapping[str, torch.Tensor] | None = None) -> tuple[nn.Module, History, bool]:
-    """Train (or resume) ``spec`` chunk by chunk, saving the state after each under ``root/.state``.
+class _ContentRun:
+    """``trainer="content"``: :func:`helpers.train.train_upscaler` on the spec's SRLoss, chunk by chunk."""
 
-    ``max_chunks`` stops early (a test's interruption); ``images`` replaces the sample set's training photos.
-    Returns ``(model, history, done)``; the training state is kept until :func:`export` has written the weights.
+    def __init__(self, spec: Spec, model: nn.Module, crops: data.RandomCrops):
+        self.spec, self.model, self.crops = spec, model, crops
+        self.opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
+        self.loss_fn, _ = loss_for(spec)
+        self.loss_fn.to(next(model.parameters()).device)
+        self.modules: dict[str, nn.Module | torch.optim.Optimizer] = {"model": model, "opt": self.opt}
+
+    def chunk(self, step: int, n: int, history: History) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = self.spec.learning_rate(step + 1)
+        train_upscaler(self.model, self.loss_fn, self.crops, n, self.opt, history=history,
+                       desc=f"{self.spec.name} {step}+{n}")
+
+
+class _RecipeRun:
+    """``trainer="critic"`` / ``"no-critic"``: :class:`helpers.wgan_gp.UpscaleTrainer` with course doc 000's losses
+    and critic; logs per chunk the mean content loss (``loss``) and, with the critic, its Wasserstein estimate
+    and gradient norm at the interpolates."""
+
+    def __init__(self, spec: Spec, model: nn.Module, crops: data.RandomCrops):
+        device = next(model.parameters()).device
+        self.spec, critic = spec, Critic().to(device)
+        content, _ = loss_for(spec)
+        g_loss = GeneratorLoss(critic, content.to(device), tv_weight=spec.tv, adv_weight=spec.adv, ramp_epochs=1)
+        self.trainer = UpscaleTrainer(model, critic, g_loss, CriticLoss(critic), crops, lr=spec.lr,
+                                      n_critic=spec.n_critic, critic_lr=spec.critic_lr)
+        self.modules = {"model": model, "critic": critic, "opt": self.trainer.opt_g, "opt_c": self.trainer.opt_c}
+
+    def chunk(self, step: int, n: int, history: History) -> None:
+        t, spec = self.trainer, self.spec
+        factor = spec.learning_rate(step + 1) / spec.lr
+        for opt, lr in ((t.opt_g, spec.lr), (t.opt_c, spec.critic_lr or spec.lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+        t.history = History()
+        if spec.trainer == "critic":
+            t.step = step * spec.n_critic
+            t.epoch(RAMPED_EPOCH, n * spec.n_critic)
+        else:
+            t.step = step
+            t.epoch(0, n, adversarial=False)
+        logs = {"loss": sum(t.history.series("content_loss")[1]) / n}
+        if spec.trainer == "critic":
+            for key in ("wasserstein", "gp_grad_norm"):
+                values = t.history.series(key)[1]
+                logs[key] = sum(values) / len(values)
+        history.log(step + n, **logs)
+
+
+def train(spec: Spec, root: Path = REFERENCE_DIR, max_chunks: int | None = None,
+          images: Mapping[str, torch.Tensor] | None = None, device: torch.device | str = "cpu",
+          minutes: float | None = None) -> tuple[nn.Module, History, bool]:
+    """Train (or resume) ``spec`` chunk by chunk on ``device``, saving the state after each under ``root/.state``.
+
+    ``max_chunks`` stops early (a test's interruption), as does ``minutes`` of wall time (checked between chunks);
+    ``images`` replaces the sample set's training photos. Returns ``(model, history, done)``; the training state
+    is kept until :func:`export` has written the weights.
     """
     seed_everything(spec.seed)
-    model = build(spec, root)
-    opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    model = build(spec, root).to(device)
     gen = torch.Generator().manual_seed(spec.seed)
     crops = data.RandomCrops(images if images is not None else data.sample_images("train"), spec.crop, spec.scale,
                              spec.batch, generator=gen)
+    run = _ContentRun(spec, model, crops) if spec.trainer == "content" else _RecipeRun(spec, model, crops)
     state = Checkpoint(root / ".state" / f"{spec.name}.pt", asdict(spec))
     saved = state.load()
-    history = Checkpoint.restore(saved, {"model": model, "opt": opt}) if saved else History()
+    history = Checkpoint.restore(saved, run.modules) if saved else History()
     if saved:
         gen.set_state(saved["generator"])
-    loss_fn, _ = loss_for(spec)
-    chunks = 0
+        torch.set_rng_state(saved["rng"])
+    chunks, deadline = 0, None if minutes is None else time.monotonic() + 60 * minutes
     while (step := int(history.last("step")) if history.records else 0) < spec.steps:
-        if max_chunks is not None and chunks >= max_chunks:
+        if (max_chunks is not None and chunks >= max_chunks) or (deadline and time.monotonic() > deadline):
             return model, history, False
         n = min(spec.chunk, spec.steps - step)
-        for group in opt.param_groups:
-            group["lr"] = spec.learning_rate(step + 1)
-        cpu0 = time.process_time()
-        train_upscaler(model, loss_fn, crops, n, opt, history=history, desc=f"{spec.name} {step}+{n}")
-        history.log(step + n, cpu_s=_cpu_s(history) + time.process_time() - cpu0)
-        state.save(step + n, {"model": model, "opt": opt}, history, generator=gen.get_state())
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        run.chunk(step, n, history)
+        history.log(step + n, cpu_s=_cpu_s(history) + time.process_time() - cpu0,
+                    wall_s=_wall_s(history) + time.perf_counter() - wall0)
+        state.save(step + n, run.modules, history, generator=gen.get_state(), rng=torch.get_rng_state())
         chunks += 1
         print(f"{spec.name}: step {step + n}/{spec.steps}, loss {history.last('loss'):.5f}, "
-              f"{_cpu_s(history):.0f} CPU-s", flush=True)
+              f"{_cpu_s(history):.0f} CPU-s, {_wall_s(history):.0f} s on {device}", flush=True)
     return model, history, True
 
 
@@ -158,11 +257,11 @@ def whole_photo_metrics(lm: LoadedModel) -> dict[str, dict[str, float]]:
     notebook 11's code (:func:`helpers.upscale.evaluate_images`: bicubic degradation, tiles = whole image)."""
     rows = [r for r in evaluate_images([lm], held_out_photos(), on_error=print) if r["method"] == lm.name]
     return {("mean" if r["image"].startswith("mean") else r["image"]):
-            {k: float(r[k]) for k in ("PSNR-Y", "SSIM-Y", "PSNR-RGB")} for r in rows}
+            {k: float(r[k]) for k in PHOTO_MEASURES if isinstance(r.get(k), float)} for r in rows}
 
 
 def export(spec: Spec, model: nn.Module, history: History, root: Path = REFERENCE_DIR,
-           command: str = "") -> Path:
+           command: str = "", trained_on: str = "cpu") -> Path:
     """Write ``root/<name>.pt``: half-precision weights and the meta (see the module docstring). The whole-photo
     metrics are computed from the written half-precision file, as a user loads it."""
     _, vgg_source = loss_for(spec)
@@ -172,15 +271,21 @@ def export(spec: Spec, model: nn.Module, history: History, root: Path = REFERENC
         "architecture": "PixelShuffleUpscaler", "kwargs": spec.kwargs(), "scale": spec.scale,
         "steps": int(history.last("step")), "reference": asdict(spec), "commit": _commit(),
         "command": command or " ".join(["python", "-m", "helpers.reference", *sys.argv[1:]]),
-        "train_cpu_s": round(_cpu_s(history), 1), "vgg_weights": vgg_source,
+        "train_cpu_s": round(_cpu_s(history), 1), "train_wall_s": round(_wall_s(history), 1),
+        "trained_on": trained_on, "vgg_weights": vgg_source,
         "held_out_crops": {k: v for k, v in crops_row.items() if isinstance(v, float)},
-        "curve": [[int(s), float(v)] for s, v in zip(*history.series("loss"))][:: max(1, spec.steps // 100)],
+        "curve": (curve := [[int(s), float(v)] for s, v in zip(*history.series("loss"))])[:: max(1, len(curve) // 100)],
     }
-    path, half = root / f"{spec.name}.pt", {"model": copy.deepcopy(model).half()}
+    path, half = root / f"{spec.name}.pt", {"model": copy.deepcopy(model).cpu().half()}
     Checkpoint(path, meta).save(meta["steps"], half)
     meta["held_out_photos"] = whole_photo_metrics(load_upscaler(path))
     Checkpoint(path, meta).save(meta["steps"], half)
     return path
+
+
+def device_name(device: torch.device) -> str:
+    """``"cpu"`` or the GPU's name, for the meta."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--name", choices=sorted(SPECS), action="append", help="the reference model(s) to train")
     which.add_argument("--all", action="store_true", help="every reference model, in order")
+    parser.add_argument("--device", default="cpu", help="where to train (cpu, cuda); the export runs on the CPU")
+    parser.add_argument("--minutes", type=float, help="pause each model after this much wall time (resumable)")
     args = parser.parse_args(argv)
     for name in SPECS if args.all else args.name:
         spec = SPECS[name]
@@ -195,8 +302,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: reference/{name}.pt exists; delete it to retrain.")
             continue
         t0 = time.perf_counter()
-        model, history, _ = train(spec)
-        path = export(spec, model, history)
+        model, history, done = train(spec, device=args.device, minutes=args.minutes)
+        if not done:
+            step = int(history.last("step")) if history.records else 0
+            print(f"{name}: paused at step {step}/{spec.steps}; run the same command to resume.")
+            continue
+        path = export(spec, model.cpu(), history, trained_on=device_name(torch.device(args.device)))
         meta = torch.load(path, weights_only=True)["meta"]
         print(f"{name}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) after {time.perf_counter() - t0:.0f} s; "
               f"held-out photos {json.dumps(meta['held_out_photos']['mean'])}")

@@ -41,6 +41,63 @@ def test_a_changed_spec_does_not_resume_a_foreign_state(tmp_path, photos):
         R.train(replace(TINY, lr=0.5), tmp_path, images=photos)
 
 
+def _recipe_pair(tmp_path, photos):
+    """A tiny content model, then a tiny critic fine-tune and its no-critic control from it."""
+    base = R.Spec("base", scale=4, steps=2, crop=64, batch=2, channels=4, n_blocks=1, chunk=1)
+    model, hist, _ = R.train(base, tmp_path, images=photos)
+    R.export(base, model, hist, tmp_path, command="test")
+    critic = replace(base, name="critic", init="base", trainer="critic", pixel=10.0, perceptual=1.0, tv=0.1,
+                     adv=0.01, critic_lr=4e-4, lr=1e-4, n_critic=2)
+    return critic, replace(critic, name="control", trainer="no-critic", adv=0.0)
+
+
+@pytest.fixture(scope="module")
+def big_photos():
+    g = torch.Generator().manual_seed(1)
+    return {"a": torch.rand(3, 80, 80, generator=g), "b": torch.rand(3, 72, 96, generator=g)}
+
+
+def test_the_critic_recipe_resumes_to_the_same_weights_and_steps_the_critic(tmp_path, big_photos):
+    critic, _ = _recipe_pair(tmp_path, big_photos)
+    start = R.build(critic, tmp_path).state_dict()
+    straight, hist, done = R.train(critic, tmp_path, images=big_photos)
+    assert done and hist.last("step") == 2 and hist.series("wasserstein")[0] == [1.0, 2.0]
+    assert any(not torch.equal(start[k], v) for k, v in straight.state_dict().items())
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "base.pt").write_bytes((tmp_path / "base.pt").read_bytes())
+    _, part, done = R.train(critic, tmp_path / "b", max_chunks=1, images=big_photos)
+    assert not done and part.last("step") == 1
+    resumed, hist_b, done = R.train(critic, tmp_path / "b", images=big_photos)
+    assert done and hist_b.series("loss") == hist.series("loss")
+    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+    saved = torch.load(tmp_path / ".state" / "critic.pt", weights_only=True)
+    assert saved["state"]["opt_c"]["state"], "the critic's optimiser never stepped"
+
+
+def test_the_no_critic_control_trains_the_generator_alone(tmp_path, big_photos):
+    _, control = _recipe_pair(tmp_path, big_photos)
+    _, hist, done = R.train(control, tmp_path, images=big_photos)
+    assert done and hist.last("step") == 2 and not hist.series("wasserstein")[0]
+    saved = torch.load(tmp_path / ".state" / "control.pt", weights_only=True)
+    assert not saved["state"]["opt_c"]["state"], "the control's critic stepped"
+
+
+def test_each_adversarial_reference_has_a_control_that_differs_only_by_the_critic():
+    recipes = [s for s in R.SPECS.values() if s.trainer == "critic"]
+    assert recipes
+    for spec in recipes:
+        control = R.SPECS[f"{spec.name}_control"]
+        assert control.trainer == "no-critic" and control.adv == 0 and spec.adv > 0
+        assert replace(control, name=spec.name, trainer="critic", adv=spec.adv) == spec
+        assert R.SPECS[spec.init].trainer == "content" and R.SPECS[spec.init].kwargs() == spec.kwargs()
+
+
+def test_an_unknown_trainer_is_refused():
+    with pytest.raises(ValueError, match="Unknown trainer"):
+        replace(TINY, trainer="gan")
+
+
 def test_init_needs_its_reference_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="train it first"):
         R.build(replace(TINY, init="missing"), tmp_path)
@@ -69,7 +126,8 @@ def test_reference_folder_stays_small():
 
 def test_every_reference_model_reproduces_its_recorded_metrics():
     """Each committed reference/<name>.pt is a spec of helpers.reference and reproduces, from its half-precision
-    weights, the whole-photo PSNR-Y it recorded (none is committed yet: the loop then has nothing to check)."""
+    weights, the whole-photo PSNR-Y it recorded (on the machine that trained it)."""
+    assert {p.stem for p in REFERENCE_FILES} == set(R.SPECS), "a spec without its committed model, or the reverse"
     for path in REFERENCE_FILES:
         meta = torch.load(path, weights_only=True)["meta"]
         assert path.stem in R.SPECS and meta["reference"] == json.loads(json.dumps(R.SPECS[path.stem].__dict__))
