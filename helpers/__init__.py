@@ -4,8 +4,8 @@ Layers (:data:`LAYERS`; a module imports only from layers above its own, ``tests
 against the real imports)::
 
     config -> degrade -> data, results -> features, claims -> metrics -> models, losses, perception
-    -> inference, digit_scores, style_transfer -> evaluation -> train -> wgan_gp, gan_training, translation
-    -> plots, widgets -> playground, notebook -> report, upscale -> run, reference
+    -> inference, digit_scores, style_transfer, textures -> evaluation -> train -> wgan_gp, gan_training, translation
+    -> plots, widgets -> playground, notebook -> report, upscale, sample -> run, reference
 
 The names below are imported on first use (an explicit table, no scanning), so ``python -m helpers.upscale``
 loads neither matplotlib nor ipywidgets.
@@ -23,13 +23,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("features", "claims"),
     ("metrics",),
     ("models", "losses", "perception"),
-    ("inference", "digit_scores", "style_transfer"),
+    ("inference", "digit_scores", "style_transfer", "textures"),
     ("evaluation",),
     ("train",),
     ("wgan_gp", "gan_training", "translation"),
     ("plots", "widgets"),
     ("playground", "notebook"),
-    ("report", "upscale"),
+    ("report", "upscale", "sample"),
     ("run", "reference"),
 )
 

@@ -5,13 +5,13 @@ Introduced in notebook 02 and reused by 03, 04, 08 and 11. Images are ``(B, 3, H
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from . import metrics
+from . import metrics, perception
 from .claims import Claim, compare
 from .degrade import upsample
 from .inference import super_resolve
@@ -56,28 +56,18 @@ def results_table(models: Mapping[str, nn.Module], histories: Mapping[str, Histo
     return results, sr_images
 
 
-def base_psnr_ladder(lr: torch.Tensor, hr: torch.Tensor, scale: int, results: Mapping[str, Mapping[str, float | str]],
-                     course_history: History, course: str = "course MSE",
-                     efficient: str = "PixelShuffle MSE") -> dict[str, float]:
-    """Held-out PSNR-Y (dB) from the bases up: bicubic, the course model's bilinear ``align_corners=True``
-    base, the course model before and after training (first and last evaluation of ``course_history``)
-    and the efficient model after training (``results`` as made by :func:`results_table`)."""
-    bilinear = F.interpolate(lr, scale_factor=scale, mode="bilinear", align_corners=True).clamp(0, 1)
-    return {"bicubic": results["bicubic"]["PSNR-Y"],
-            "bilinear, align_corners=True (the course's base)": float(metrics.psnr(bilinear, hr, scale, True).mean()),
-            f"{course} before training": course_history.series("PSNR-Y")[1][0],
-            f"{course} after training": results[course]["PSNR-Y"],
-            f"{efficient} after training": results[efficient]["PSNR-Y"]}
-
-
 def per_image_scores(images: Mapping[str, torch.Tensor], hr: torch.Tensor, scale: int,
-                     distance: metrics.VGGDistance | None = None) -> dict[str, dict[str, list[float]]]:
+                     distance: metrics.VGGDistance | None = None,
+                     perception_measures: bool = False) -> dict[str, dict[str, list[float]]]:
     """Each method's score on each held-out image: the paired samples a claim compares.
 
     ``images``: ``{method: (B, 3, H, W)}`` in ``[0, 1]`` (bicubic and the SR outputs of :func:`results_table`),
     ``hr``: ``(B, 3, H, W)``. Returns ``{method: {"PSNR-Y": [B floats] (dB), "SSIM-Y": [B floats] in [-1, 1],
     distance.name: [B floats] (>= 0, lower is closer)}}`` with the conventions of
     :func:`helpers.metrics.sr_metrics` (BT.601 Y, border ``scale``), so each list's mean is the table's value.
+    ``perception_measures=True`` adds the weight-free measures of :func:`helpers.perception.perception_scores`
+    ("HF ratio", "SWD", "checkerboard" at the period ``scale``, "rise width (px)"; ``H`` and ``W`` multiples of
+    ``scale``).
     """
     scores = {}
     for name, sr in images.items():
@@ -88,20 +78,58 @@ def per_image_scores(images: Mapping[str, torch.Tensor], hr: torch.Tensor, scale
                "SSIM-Y": metrics.ssim(sr, ref, scale, y_channel=True).tolist()}
         if distance is not None:
             row[distance.name] = distance(sr, ref).tolist()
+        if perception_measures:
+            row.update({k: v.tolist() for k, v in perception.perception_scores(sr.cpu(), ref.cpu(), scale).items()})
         scores[name] = row
     return scores
 
 
-def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int, steps: int, fast_steps: int,
-                    budget_gmacs: float, distance_name: str) -> list[Claim]:
-    """The lesson of notebooks 02 (``scale`` 2) and 03 (4) as claims over :func:`per_image_scores` of "bicubic",
-    "course MSE", "course perceptual" and "PixelShuffle MSE", paired per held-out crop.
+def batchnorm_check(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, scale: int) -> dict[str, dict[str, float]]:
+    """What BatchNorm's two modes make of the same weights, for a model with BatchNorm layers (the course's).
 
-    Headline: the PixelShuffle MSE model (``fast_steps`` steps) beats bicubic, and beats the course's MSE model
-    (``steps`` steps) at equal multiply-accumulates (``budget_gmacs``). Observations (not yet a lesson at this
-    budget): MSE vs perceptual on PSNR-Y and on ``distance_name`` at equal steps, and the course model vs bicubic.
+    Scores a copy of ``model`` (so its running averages stay untouched) on ``lr`` ``(B, 3, h, w)`` against ``hr``
+    ``(B, 3, scale*h, scale*w)`` in ``[0, 1]``, once in eval mode (BatchNorm uses its running averages, as every
+    evaluation of the series does) and once in train mode (the statistics of this batch, as during training).
+    Returns ``{"running averages (eval)": row, "batch statistics (train)": row}``, each row with "PSNR-Y" (dB)
+    and the mean error ``sr - hr`` of each colour channel ("mean error R", "G", "B"; clamped output, a
+    colour cast shows as a channel far from 0).
     """
+    rows = {}
+    for mode, training in (("running averages (eval)", False), ("batch statistics (train)", True)):
+        twin = copy.deepcopy(model).train(training)
+        with torch.no_grad():
+            sr = twin(lr.to(next(twin.parameters()).device)).float().clamp(0, 1).cpu()
+        err = (sr - hr.float()).mean(dim=(0, 2, 3))
+        rows[mode] = {"PSNR-Y": float(metrics.psnr(sr, hr.float(), scale, y_channel=True).mean()),
+                      **{f"mean error {c}": float(e) for c, e in zip("RGB", err)}}
+    return rows
+
+
+#: The methods :func:`upscaler_claims` pairs: bicubic, the course model (before its MSE training, at the efficient
+#: model's budget of multiply-accumulates, at the end, and its perceptual run), the efficient model with each loss,
+#: and the efficient MSE model with noise matched to HR's high band.
+CLAIM_METHODS = ("bicubic", "course MSE before training", "course MSE at equal MACs", "course MSE",
+                 "course perceptual", "PixelShuffle MSE", "PixelShuffle perceptual", "PixelShuffle MSE + noise")
+
+
+def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int, steps: int, mac_steps: int,
+                    fast_steps: int, budget_gmacs: float, distance_name: str) -> list[Claim]:
+    """The lesson of notebooks 02 (``scale`` 2) and 03 (4) as claims over :func:`per_image_scores` (with the
+    perception measures) of the methods in :data:`CLAIM_METHODS`, paired per held-out crop.
+
+    Headline: the PixelShuffle MSE model (``fast_steps`` steps) beats bicubic and, at equal multiply-accumulates
+    (``budget_gmacs``), the course's MSE model after ``mac_steps`` steps; on the same architecture, start and
+    steps, MSE wins PSNR-Y; the course model ends (``steps`` steps) above its own start. Observations (the
+    perception side of the lesson, which did not hold in the quick profile yet): the perceptual loss against the
+    MSE model and against the MSE model plus matched noise on the Laplacian SWD, the rise width, the high-band
+    power ratio and the checkerboard score; the course model's two losses; the course model vs bicubic.
+    """
+    missing = [m for m in CLAIM_METHODS if m not in scores]
+    if missing:
+        raise ValueError(f"upscaler_claims needs the scores of {', '.join(missing)}; per_image_scores got "
+                         f"{', '.join(scores)}.")
     crops = f"same {len(scores['bicubic']['PSNR-Y'])} held-out crops"
+    same_fast = f"same architecture, start and crops, {fast_steps} steps each; {crops}"
     same = f"equal steps ({steps}), same start and crops; {crops}"
 
     def versus(name: str, statement: str, subject: str, control: str, measure: str = "PSNR-Y", **kw) -> Claim:
@@ -109,17 +137,48 @@ def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int,
         return compare(name, statement, measure=measure + unit, subject=subject, values=scores[subject][measure],
                        control=control, control_values=scores[control][measure], **kw)
 
+    def off_one(method: str) -> list[float]:
+        return [abs(1.0 - r) for r in scores[method]["HF ratio"]]
+
     course = f"Upscale{scale}x"
+    swd, sharp = "SWD", "rise width (px)"
     return [
         versus("pixelshuffle_mse_beats_bicubic", "The efficient PixelShuffle model trained with MSE beats bicubic",
                "PixelShuffle MSE", "bicubic", basis=f"{fast_steps} steps; {crops}"),
         versus("efficient_beats_course_at_equal_macs",
                f"At equal multiply-accumulates the efficient model beats the course's {course} (both MSE)",
-               "PixelShuffle MSE", "course MSE",
-               basis=f"equal MACs ({budget_gmacs:.0f} GMACs: {fast_steps} vs {steps} steps); {crops}"),
+               "PixelShuffle MSE", "course MSE at equal MACs",
+               basis=f"equal MACs ({budget_gmacs:.0f} GMACs: {fast_steps} vs {mac_steps} steps); {crops}"),
+        versus("mse_beats_perceptual_on_psnr", "MSE training wins on distortion: a higher PSNR-Y than the "
+               "perceptual loss", "PixelShuffle MSE", "PixelShuffle perceptual", basis=same_fast),
+        versus("perceptual_beats_mse_on_swd", "The perceptual loss wins on perception: its Laplacian-patch "
+               "statistics are closer to HR's than the MSE model's (a measure no model trains on)",
+               "PixelShuffle perceptual", "PixelShuffle MSE", measure=swd, higher_is_better=False, kind="observation",
+               basis=same_fast),
+        versus("perceptual_beats_noise_matched_on_swd", "The perceptual model's detail is not just added power: it "
+               "beats the MSE model plus noise matched to HR's high-band power on the Laplacian SWD",
+               "PixelShuffle perceptual", "PixelShuffle MSE + noise", measure=swd, higher_is_better=False,
+               kind="observation", basis=same_fast),
+        versus("perceptual_is_sharper", "The perceptual model's edges rise faster than the MSE model's (10-90 % "
+               "rise width across HR's strongest edges)", "PixelShuffle perceptual", "PixelShuffle MSE",
+               measure=sharp, higher_is_better=False, kind="observation", basis=same_fast),
+        versus("course_model_passes_its_start", f"The course's {course} trained with MSE ends above its own start",
+               "course MSE", "course MSE before training", basis=f"{steps} steps; {crops}"),
+        compare("perceptual_hf_ratio_nearer_1", "The perceptual model's high-band power is nearer HR's than the MSE "
+                "model's", measure="|1 - HF ratio|", subject="PixelShuffle perceptual",
+                values=off_one("PixelShuffle perceptual"), control="PixelShuffle MSE",
+                control_values=off_one("PixelShuffle MSE"), higher_is_better=False, kind="observation",
+                basis=same_fast),
+        versus("perceptual_no_more_checkerboard", "The perceptual model shows no more checkerboard at the sub-pixel "
+               "period than the MSE model", "PixelShuffle perceptual", "PixelShuffle MSE", measure="checkerboard",
+               higher_is_better=False, kind="observation", basis=same_fast),
         versus("course_mse_beats_perceptual_on_psnr",
                "Course model: the MSE run scores a higher PSNR-Y than the perceptual run", "course MSE",
                "course perceptual", kind="observation", basis=same),
+        versus("course_perceptual_beats_mse_on_swd",
+               "Course model: the perceptual run is closer to HR on the Laplacian SWD than the MSE run",
+               "course perceptual", "course MSE", measure=swd, higher_is_better=False, kind="observation",
+               basis=same),
         versus("course_perceptual_beats_mse_on_vgg_dist",
                "Course model: the perceptual run is closer to HR in VGG features than the MSE run (VGG-dist shares "
                "layers with the perceptual loss)", "course perceptual", "course MSE", measure=distance_name,

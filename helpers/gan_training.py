@@ -51,16 +51,19 @@ def sample_stage(G: nn.Module, n: int, expand: int, alpha: float = -1, z: torch.
 
 
 def gan_step(G, D, real, opt_g, opt_d, *, batch_size=64, d_steps=1, real_label=1.0, g_loss="non_saturating",
-             augment=None):
+             augment=None, d_skip_below=None):
     """One step of alternating GAN training (Goodfellow et al. 2014) on ``real`` images ``(N, C, H, W)`` in [-1, 1].
 
     ``d_steps`` discriminator updates: BCE with target ``real_label`` (< 1: one-sided label smoothing) on a real
     batch and target 0 on as many generated images (``detach()``ed, so G is not updated). Then one generator
     update with D frozen, on the fakes of the last D step judged by the updated D: ``"non_saturating"`` minimises
     ``-log σ(D(G(z)))`` (gradient ``-(1 - σ)`` per logit), ``"saturating"`` minimises ``log(1 - σ(D(G(z))))``
-    (gradient ``-σ``). ``augment`` transforms every batch D sees, real and generated alike.
+    (gradient ``-σ``). ``augment`` transforms every batch D sees, real and generated alike. ``d_skip_below``
+    (course doc 002's remedy for a discriminator that wins): a D update whose loss is already below this value
+    is skipped (the loss is still computed and returned); ``None`` always updates.
     Returns detached scalars: ``loss_d``, ``loss_g``, ``grad_g`` (norm of G's gradient), ``p_real`` and ``p_fake``
-    (mean ``σ(D)`` on the last real batch and on the generated batch of the G step).
+    (mean ``σ(D)`` on the last real batch and on the generated batch of the G step), ``d_updates`` (D updates
+    made, of ``d_steps``).
     """
     if g_loss not in G_LOSSES:
         raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}.")
@@ -68,17 +71,20 @@ def gan_step(G, D, real, opt_g, opt_d, *, batch_size=64, d_steps=1, real_label=1
     loss_d_fn = GANLoss("vanilla", real_label=real_label)  # one-sided smoothing: D's real targets only
     loss_g_fn = GANLoss("vanilla")
     device = real.device
-    # --- D step(s): real -> real_label, fake -> 0; G is not updated
+    # --- D step(s): real -> real_label, fake -> 0; G is not updated; skipped while D's loss is below d_skip_below
     set_requires_grad(D, True)
+    d_updates = 0
     for _ in range(d_steps):
         x = real[torch.randint(len(real), (batch_size,), device=device)]
         with autocast(device):
             fake = G(torch.randn(batch_size, G.z_dim, device=device))  # keeps its graph for the G step
             d_real, d_fake = D(aug(x)), D(aug(fake.detach()))
         loss_d = loss_d_fn(d_real, True) + loss_d_fn(d_fake, False)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        if d_skip_below is None or loss_d.item() >= d_skip_below:
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            d_updates += 1
     # --- G step: D frozen; non-saturating = BCE with label "real"; saturating = minimise log(1 - σ(D)).
     # The fakes of the (last) D step, now judged by the updated D: one G forward per step.
     set_requires_grad(D, False)
@@ -92,18 +98,20 @@ def gan_step(G, D, real, opt_g, opt_d, *, batch_size=64, d_steps=1, real_label=1
     set_requires_grad(D, True)
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "grad_g": grad_g.detach(),
             "p_real": torch.sigmoid(d_real.detach().float()).mean(),
-            "p_fake": torch.sigmoid(d_gen.detach().float()).mean()}
+            "p_fake": torch.sigmoid(d_gen.detach().float()).mean(), "d_updates": torch.tensor(float(d_updates))}
 
 
 def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g_loss="non_saturating",
-              batch_size=64, augment=None, score=None, eval_every=0, fixed_z=None, name="GAN", state=None,
-              win_patience=100):
+              batch_size=64, augment=None, d_skip_below=None, score=None, eval_every=0, fixed_z=None, name="GAN",
+              state=None, win_patience=100):
     """Alternating GAN training: ``steps`` calls of :func:`gan_step` with Adam (β₁ = 0.5) for G and D.
 
     ``score(G)`` (e.g. the digit classifier on fresh samples) is logged at step 1, every ``eval_every`` steps
     and at the end, together with a snapshot of the ``fixed_z`` codes. A NaN loss, or a discriminator that has
     won (``σ(D(G(z))) < 0.001`` for ``win_patience`` steps in a row: G gets no useful gradient), stops the run
-    with a message in ``stopped``. ``state`` (a previous result) continues a run with new optimisers.
+    with a message in ``stopped`` (``win_patience=None``: never stop, for runs compared at equal steps).
+    ``d_skip_below`` is passed to :func:`gan_step`. ``state`` (a previous result) continues a run with new
+    optimisers.
     Returns a namespace: ``hist`` (losses, ``grad_g``, ``p_real``, ``p_fake`` every 5 steps, and the scores),
     ``snaps`` (step -> ``(16, C, H, W)`` in [0, 1]), ``score`` (the last), ``step`` and ``stopped``.
     """
@@ -124,10 +132,10 @@ def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=
         for _ in progress(steps, desc=name, leave=False):
             res.step += 1
             terms = gan_step(G, D, real, opt_g, opt_d, batch_size=batch_size, d_steps=d_steps,
-                             real_label=real_label, g_loss=g_loss, augment=augment)
+                             real_label=real_label, g_loss=g_loss, augment=augment, d_skip_below=d_skip_below)
             check_finite(res.step, loss_d=terms["loss_d"], loss_g=terms["loss_g"])
             starved = starved + 1 if terms["p_fake"] < 1e-3 else 0
-            if starved >= win_patience:
+            if win_patience is not None and starved >= win_patience:
                 raise TrainingDiverged(f"the discriminator has won: σ(D(G(z))) < 0.001 for {win_patience} steps "
                                        f"(step {res.step}); the generator gets no useful gradient. Lower D's "
                                        "learning rate, use the non-saturating loss, or smooth the labels.")
@@ -182,11 +190,14 @@ def train_stage(G, D, real, expand, n_fade, n_stable, *, lam=10.0, eps_drift=1e-
     from 0 towards 1; stage 0 has nothing to fade in), then ``n_stable`` steps at alpha = 1, each a
     :func:`progan_step`; a fresh Adam (``lr``, betas (0, 0.99)) for each network, as in the paper's code.
 
-    ``score(G, expand, alpha)`` (a :class:`~helpers.digit_scores.Coverage`) is logged every ``eval_every`` steps;
-    the terms and alpha every 5 steps. ``state`` (a namespace with ``hist`` and ``step``) carries the history
-    and the global step across stages; returns it.
+    ``score(G, expand, alpha)`` (a :class:`~helpers.digit_scores.Coverage`) is logged every ``eval_every`` steps
+    and at the end of the fade-in, each time with the alpha of the next step (after the fade: 1, the new block
+    alone); the terms and alpha every 5 steps. ``state`` (a namespace with ``hist`` and ``step``) carries the
+    history and the global step across stages; returns it, with ``faded[expand]``: the score at the end of the
+    fade-in (the first moment the new block works alone).
     """
     st = state or SimpleNamespace(hist=History(), step=0)
+    st.faded = getattr(st, "faded", {})
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
     size = 4 * 2**expand
@@ -198,7 +209,11 @@ def train_stage(G, D, real, expand, n_fade, n_stable, *, lam=10.0, eps_drift=1e-
         check_finite(st.step, loss_d=terms["loss_d"], loss_g=terms["loss_g"])
         if st.step % 5 == 0 or i == 0:
             st.hist.log(st.step, **terms, alpha=alpha, stage=expand)
-        if score is not None and eval_every and (i + 1) % eval_every == 0:
-            st.hist.log(st.step, **score(G, expand, alpha).row())
+        faded = i + 1 == n_fade and expand > 0  # from the next step on, the new block works alone
+        if score is not None and (faded or (eval_every and (i + 1) % eval_every == 0)):
+            sc = score(G, expand, fade_alpha(i + 1, n_fade) if expand > 0 else 1.0)
+            st.hist.log(st.step, **sc.row())
+            if faded:
+                st.faded[expand] = sc
     return st
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from .config import autocast, to_channels_last
+from .losses import CONTENT_PIXEL_WEIGHT
 from .models.registry import build_upscaler
 from .results import History
 
@@ -274,6 +275,8 @@ SAVED_UPSCALERS = {
     "perceptual": ("course perceptual", "course", {"pixel": 0.0, "perceptual": 1.0, "tv": 0.0}),
     "mse": ("course MSE", "course", {"pixel": 1.0, "perceptual": 0.0, "tv": 0.0}),
     "pixelshuffle_mse": ("PixelShuffle MSE", "PixelShuffleUpscaler", {"pixel": 1.0, "perceptual": 0.0, "tv": 0.0}),
+    "pixelshuffle_perceptual": ("PixelShuffle perceptual", "PixelShuffleUpscaler",
+                                {"pixel": CONTENT_PIXEL_WEIGHT, "perceptual": 1.0, "tv": 0.0}),
 }
 
 

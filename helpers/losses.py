@@ -145,13 +145,20 @@ class SRLoss(nn.Module):
         return total
 
 
+#: The pixel (MSE) weight next to the perceptual loss (weight 1) in the efficient model's perceptual run of notebooks
+#: 02 and 03: small, as in SRGAN's content loss (a VGG term plus a pixel term that keeps the colours), chosen by
+#: measurement in those notebooks.
+CONTENT_PIXEL_WEIGHT = 10.0
+
+
 def course_losses(device: torch.device | str = "cpu") -> tuple[dict[str, SRLoss], VGGPerceptualLoss,
                                                                metrics.VGGDistance, metrics.LPIPSMetric]:
-    """The losses and held-out metrics of notebooks 02 and 03: ``({"MSE": ..., "perceptual": ...}, perceptual,
-    distance, lpips_metric)``.
+    """The losses and held-out metrics of notebooks 02 and 03: ``({"MSE": ..., "perceptual": ...,
+    "perceptual + pixel": ...}, perceptual, distance, lpips_metric)``.
 
     "MSE" is ``SRLoss(pixel=1)``; "perceptual" is ``SRLoss(perceptual=1)`` with the course's loss of notebook 01
-    (VGG16 relu3_3, L1, frozen; ``perceptual.vgg.source`` names the weights in use); ``distance`` is the VGG
+    (VGG16 relu3_3, L1, frozen; ``perceptual.vgg.source`` names the weights in use); "perceptual + pixel" adds a
+    small MSE term (:data:`CONTENT_PIXEL_WEIGHT`) to it, as SRGAN's content loss does; ``distance`` is the VGG
     distance on :data:`helpers.metrics.DIST_LAYERS` and ``lpips_metric`` LPIPS where its weights are available.
     Prints which VGG16 weights and whether LPIPS are in use.
     """
@@ -164,5 +171,6 @@ def course_losses(device: torch.device | str = "cpu") -> tuple[dict[str, SRLoss]
     if not lpips_metric.available:
         print("-> the perceptual-vs-MSE comparison on LPIPS needs the pretrained weights (online / Colab); "
               f"here we report {distance.name}, the LPIPS paper's uncalibrated VGG distance on our backbone.")
-    losses = {"MSE": SRLoss(pixel=1.0), "perceptual": SRLoss(pixel=0.0, perceptual=1.0, perceptual_loss=perceptual)}
+    losses = {"MSE": SRLoss(pixel=1.0), "perceptual": SRLoss(pixel=0.0, perceptual=1.0, perceptual_loss=perceptual),
+              "perceptual + pixel": SRLoss(pixel=CONTENT_PIXEL_WEIGHT, perceptual=1.0, perceptual_loss=perceptual)}
     return losses, perceptual, distance, lpips_metric

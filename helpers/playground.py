@@ -17,7 +17,7 @@ from IPython.display import display
 from . import metrics
 from .degrade import upsample
 from .evaluation import evaluate
-from .losses import SRLoss
+from .losses import CONTENT_PIXEL_WEIGHT, SRLoss
 from .plots import show_grid
 from .results import History
 from .train import TrainingDiverged, train_upscaler
@@ -73,6 +73,9 @@ class FineTunePlayground:
         return frame.set_index("steps in total") if self.rows else frame
 
     def panel(self, steps: int, max_steps: int = 500) -> LossWeightPanel:
-        """Sliders for the three weights (pixel 0.05, perceptual 1.0, TV 0.0 to start) calling this playground."""
-        return LossWeightPanel({"pixel": Slider(0.05, 0.0, 1.0, 0.01), "perceptual": Slider(1.0, 0.0, 2.0, 0.05),
+        """Sliders for the three weights calling this playground, starting at the efficient perceptual run's loss of
+        notebooks 02 and 03 (pixel :data:`helpers.losses.CONTENT_PIXEL_WEIGHT` on a log slider from 1e-3, nearly
+        none, to 1e3, nearly MSE alone; perceptual 1.0; TV 0.0)."""
+        return LossWeightPanel({"pixel": Slider(CONTENT_PIXEL_WEIGHT, 1e-3, 1e3, 0.1, log=True),
+                                "perceptual": Slider(1.0, 0.0, 2.0, 0.05),
                                 "TV": Slider(0.0, 0.0, 0.2, 0.005)}, self, steps=steps, max_steps=max_steps)

@@ -5,12 +5,13 @@ PixelShuffleUpscaler`, the sample set's training photos and :class:`helpers.data
 content model with :class:`helpers.losses.SRLoss` and :func:`helpers.train.train_upscaler` (notebooks 02-03), or
 notebook 04's SRGAN recipe, a fine-tune of a content model with course doc 000's losses
 (:class:`helpers.wgan_gp.GeneratorLoss`, :class:`helpers.wgan_gp.CriticLoss`, :class:`helpers.wgan_gp.UpscaleTrainer`)
-with the course's critic, or its control with the same generator steps and no critic. After every chunk the training state (model,
-Adam moments, crop generator, history) is saved atomically to ``reference/.state/<name>.pt`` (ignored by git),
-so an interrupted run resumes where its last chunk ended. When the steps are done, the weights are written in
-half precision with their meta to ``reference/<name>.pt`` (committed): architecture, code commit, command,
-steps, training CPU-seconds, the VGG weights the perceptual term used, held-out metrics on the crops of
-notebooks 02-04 and on the whole held-out photos as notebook 11 scores them, and the training curve.
+with the course's critic, or its control with the same generator steps and no critic. After every chunk the
+training state (models, Adam moments, crop generator, random state, history) is saved atomically to
+``reference/.state/<name>.pt`` (ignored by git), so an interrupted run resumes where its last chunk ended. When
+the steps are done, the weights are written in half precision with their meta to ``reference/<name>.pt``
+(committed): architecture, code commit, command, steps, training CPU- and wall-seconds and the device, the VGG
+weights the perceptual term used, held-out metrics on the crops of notebooks 02-04 and on the whole held-out
+photos as notebook 11 scores them (distortion and perception measures), and the training curve.
 ``python -m helpers.upscale --model reference/<name>.pt`` loads each, and ``tests/test_reference.py``
 reproduces its recorded whole-photo metrics from the half-precision file.
 
@@ -283,6 +284,24 @@ def export(spec: Spec, model: nn.Module, history: History, root: Path = REFERENC
     return path
 
 
+def table(root: Path = REFERENCE_DIR) -> str:
+    """The committed reference models as a markdown table, every number read from the files' meta (the README
+    carries it; ``tests/test_reference.py`` checks that the two agree)."""
+    cols = ("PSNR-Y", "SWD", "HF ratio", "rise width (px)", "checkerboard")
+    lines = ["| model | trainer | starts from | steps | trained on (wall s) | " + " | ".join(cols) + " |",
+             "|---|---|---|---|---|" + "---|" * len(cols)]
+    for name in SPECS:
+        path = root / f"{name}.pt"
+        if not path.is_file():
+            continue
+        meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
+        spec, mean = meta["reference"], meta["held_out_photos"]["mean"]
+        lines.append(f"| `{name}` | {spec['trainer']} | {spec['init'] or '-'} | {meta['steps']} | "
+                     f"{meta.get('trained_on', 'cpu')} ({meta.get('train_wall_s', 0):.0f}) | "
+                     + " | ".join(f"{mean[c]:.2f}" if c != "SWD" else f"{mean[c]:.1f}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
 def device_name(device: torch.device) -> str:
     """``"cpu"`` or the GPU's name, for the meta."""
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
@@ -293,9 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--name", choices=sorted(SPECS), action="append", help="the reference model(s) to train")
     which.add_argument("--all", action="store_true", help="every reference model, in order")
+    which.add_argument("--table", action="store_true", help="print the committed models' table (the README's)")
     parser.add_argument("--device", default="cpu", help="where to train (cpu, cuda); the export runs on the CPU")
     parser.add_argument("--minutes", type=float, help="pause each model after this much wall time (resumable)")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
     for name in SPECS if args.all else args.name:
         spec = SPECS[name]
         if (REFERENCE_DIR / f"{name}.pt").is_file():

@@ -6,7 +6,7 @@ drive them with their own loops, logging and plots. The networks are arguments, 
 ``tests/test_translation.py`` checks every loss term on hand-made tiny networks.
 
 * :func:`pix2pix_step` -- ``L_G = λ_GAN·GAN(D(x, G(x)), real) + λ_L1·|G(x) - y|``; a conditional D that sees
-  (input, output) pairs concatenated on the channels, halved D loss, D frozen during G's step.
+  (condition, output) pairs concatenated on the channels, halved D loss, D frozen during G's step.
 * :class:`CycleGAN` -- two generators, two PatchGANs, LSGAN losses, cycle and identity L1, image pools and
   the linear learning-rate decay.
 * :class:`SRResCycGAN` -- G_HR, G_LR, D_HR, D_LR with six generator terms (perceptual, adversarial,
@@ -38,18 +38,22 @@ from .train import check_finite, set_requires_grad
 
 def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  x: torch.Tensor, y: torch.Tensor, lambda_l1: float = 100.0, lambda_gan: float = 1.0,
-                 step: int = 0, gan_mode: str = "vanilla", use_amp: bool = True) -> dict[str, torch.Tensor]:
+                 step: int = 0, gan_mode: str = "vanilla", use_amp: bool = True,
+                 cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One pix2pix step (Isola et al. 2017) on inputs ``x`` ``(B, C_in, H, W)`` and targets ``y``
     ``(B, C_out, H, W)``, both in ``[-1, 1]`` on the networks' device.
 
     (1) ``fake = G(x)``; (2) when ``lambda_gan > 0``, D steps on
-    ``0.5 * (GAN(D(cat[x, fake.detach()]), fake) + GAN(D(cat[x, y]), real))`` (pairs concatenated on the
+    ``0.5 * (GAN(D(cat[c, fake.detach()]), fake) + GAN(D(cat[c, y]), real))`` (pairs concatenated on the
     channels: a *conditional* D); (3) with D frozen, G steps on
-    ``lambda_gan * GAN(D(cat[x, fake]), real) + lambda_l1 * mean|fake - y|``. ``lambda_gan = 0`` is "L1 only"
-    (D is not used). Returns the detached losses ``L1``, ``G_GAN``, ``D``, ``G``; a NaN/inf loss raises
+    ``lambda_gan * GAN(D(cat[c, fake]), real) + lambda_l1 * mean|fake - y|``. The condition ``c`` is ``x``, or
+    ``cond`` ``(B, C_c, H, W)`` when ``x`` also carries noise channels that D must not see (D could otherwise
+    spot a fake by its dependence on the noise). ``lambda_gan = 0`` is "L1 only" (D is not used). Returns the
+    detached losses ``L1``, ``G_GAN``, ``D``, ``G``; a NaN/inf loss raises
     :class:`helpers.train.TrainingDiverged` naming ``step``.
     """
     gan_loss = GANLoss(gan_mode)
+    c = x if cond is None else cond
     with autocast(x.device, use_amp):
         fake = G(x)
     zero = torch.zeros((), device=x.device)
@@ -57,8 +61,8 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D
     if lambda_gan > 0:
         set_requires_grad(D, True)
         with autocast(x.device, use_amp):
-            pred_fake = D(torch.cat([x, fake.detach()], 1))
-            pred_real = D(torch.cat([x, y], 1))
+            pred_fake = D(torch.cat([c, fake.detach()], 1))
+            pred_real = D(torch.cat([c, y], 1))
         loss_D = 0.5 * (gan_loss(pred_fake, False) + gan_loss(pred_real, True))
         check_finite(step, loss_D=loss_D)
         opt_D.zero_grad(set_to_none=True)
@@ -66,7 +70,7 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D
         opt_D.step()
         set_requires_grad(D, False)  # G's step must not train D
         with autocast(x.device, use_amp):
-            pred = D(torch.cat([x, fake], 1))
+            pred = D(torch.cat([c, fake], 1))
         loss_G_gan = gan_loss(pred, True)
     loss_l1 = F.l1_loss(fake.float(), y.float())
     loss_G = lambda_gan * loss_G_gan + lambda_l1 * loss_l1

@@ -5,8 +5,8 @@ by ``tests/test_notebooks.py``): the generator's loss, the critic's loss and the
 * :class:`CriticLoss`: the Wasserstein loss ``mean D(fake) - mean D(real)`` plus ``gp_weight`` times
   :func:`helpers.losses.gradient_penalty` (Gulrajani et al. 2017).
 * :class:`UpscaleTrainer`: the critic steps every adversarial step, the generator every ``n_critic``-th one
-  (every step in the first adversarial epoch); each has its own Adam and gradient clipping, and the network
-  that does not step is frozen.
+  (every step in the first adversarial epoch); each has its own Adam, learning rate and gradient clipping, and
+  the network that does not step is frozen.
 
 Images are ``(B, 3, H, W)`` RGB, nominally in ``[0, 1]`` (the generator's output is not clamped); critic scores
 are ``(B, 1)`` and unbounded.
@@ -64,15 +64,18 @@ class CriticLoss(nn.Module):
 
 
 class UpscaleTrainer:
-    """Alternating WGAN-GP training of a generator and a critic on (lr, hr) batches from `crops`; logs every term."""
+    """Alternating WGAN-GP training of a generator and a critic on (lr, hr) batches from `crops`; logs every term.
+
+    ``lr`` is the generator's learning rate, ``critic_lr`` the critic's (``None``: the same).
+    """
 
     def __init__(self, generator: nn.Module, critic: nn.Module, g_loss: GeneratorLoss, c_loss: CriticLoss,
                  crops: Iterator[tuple[torch.Tensor, torch.Tensor]], lr: float = 1e-4, n_critic: int = 5,
-                 clip: float = 1.0):
+                 clip: float = 1.0, critic_lr: float | None = None):
         self.g, self.c, self.g_loss, self.c_loss, self.crops = generator, critic, g_loss, c_loss, crops
         self.device = next(generator.parameters()).device
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.9))
-        self.opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+        self.opt_c = torch.optim.Adam(critic.parameters(), lr=critic_lr or lr, betas=(0.5, 0.9))
         self.n_critic, self.clip = n_critic, clip
         self.history = History()
         self.step = 0

@@ -14,14 +14,15 @@
 # %% [markdown]
 # # 02 · 2x upscaling: MSE vs perceptual loss
 #
-# **Question.** Train the same upscaler on the same images for the same number of steps, once to minimise the
-# pixel error (MSE) and once the VGG16 perceptual loss of notebook 01. Which one looks sharper, which one
-# scores better, and why would the two answers differ? We build the course's `Upscale2x` (course doc 001), train
-# it both ways, measure it against bicubic interpolation on held-out photos, and compare it with an *efficient*
-# design that computes at low resolution and upsamples at the end (ESPCN / SRResNet), at equal compute
-# (multiply-accumulates, not seconds).
+# **Question.** Why does MSE give blurry upscales? Train the same upscaler on the same images for the same number
+# of steps, once to minimise the pixel error (MSE) and once the VGG16 perceptual loss of notebook 01 (with a small
+# pixel term, as SRGAN's content loss). Which one scores better on distortion (PSNR), which one looks more like a
+# photograph, measured by a perception measure no model trains on? We build the course's `Upscale2x` (course doc
+# 001), find out why it first gets *worse* when it trains and fix that, compare it with an *efficient* design
+# that computes at low resolution and upsamples at the end (ESPCN / SRResNet) at equal compute
+# (multiply-accumulates, not seconds), and put every upscaler on the perception-distortion plane.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; on a GPU `full` about 10 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3.5 min; on a GPU `full` about 15 min.
 #
 # The course trains for many epochs on a GPU; `quick` trains each model for a few CPU-minutes at most, so read
 # the numbers as "what a few minutes buy", not as converged results. The closing **Measured answer** says which
@@ -54,11 +55,19 @@ from IPython.display import display
 
 import helpers
 import helpers.claims
-from helpers.evaluation import base_psnr_ladder, bicubic_baseline, per_image_scores, results_table, upscaler_claims
+from helpers.evaluation import (
+    batchnorm_check,
+    bicubic_baseline,
+    evaluate,
+    per_image_scores,
+    results_table,
+    upscaler_claims,
+)
 from helpers.inference import load_upscaler, save_upscalers
-from helpers.losses import PIXEL_KINDS, course_losses, tv_loss
+from helpers.losses import CONTENT_PIXEL_WEIGHT, PIXEL_KINDS, course_losses, tv_loss
+from helpers.perception import noise_matched
 from helpers.playground import FineTunePlayground
-from helpers.plots import plot_curves_with_baseline, plot_psnr_per_mac, sr_grid
+from helpers.plots import plot_curves_with_baseline, plot_perception_distortion, plot_psnr_per_mac, sr_grid
 from helpers.results import History
 from helpers.train import train_upscaler
 
@@ -67,7 +76,9 @@ P, out, device = run.profile, run.out, run.device
 SCALE = 2
 crop = P.pick(smoke=48, quick=64, full=96)            # HR side of the training crops (LR = crop / 2)
 batch_size = P.pick(smoke=4, quick=8, full=16)
-steps = P.pick(smoke=3, quick=80, full=3000)          # course model, MSE and perceptual alike
+steps = P.pick(smoke=3, quick=200, full=3000)         # course model, MSE and perceptual alike
+mac_steps = P.pick(smoke=2, quick=80, full=1000)       # the course steps whose MACs the efficient model gets
+diag_steps = P.pick(smoke=2, quick=20, full=40)        # the course model as written, to see it fall
 val_crop = P.pick(smoke=96, quick=192, full=256)       # HR side of the held-out crops
 eval_every = P.pick(smoke=3, quick=20, full=250)
 panel_steps = P.pick(smoke=2, quick=30, full=200)
@@ -347,40 +358,111 @@ def train_fixed_steps(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.T
     return model, hist, opt
 
 
+# %% [markdown]
+# ### Why the course model first gets worse
+# Trained as written, `Upscale2x` scores *below* its start after a few steps and needs many more to climb back.
+# Two suspects: the learning rate with BatchNorm at batch 8, and BatchNorm's two modes. In train mode a BatchNorm
+# layer normalises with the statistics of the current batch; in eval mode, which every evaluation uses, with
+# running averages that start at mean 0 and variance 1 and move a tenth of the way to each batch's statistics per
+# step (momentum 0.1). `helpers.evaluation.batchnorm_check` scores the same weights both ways, with the mean error
+# of each colour channel (a colour cast shows as a channel far from 0; PSNR-Y, on luma, hides most of it).
+
 # %%
 evals = dict(val=(val_lr, val_hr), scale=SCALE, distance=distance, lpips_metric=lpips_metric)
+
+
+def bn_table(model: nn.Module, label: str) -> dict[tuple[str, str], dict[str, float]]:
+    """batchnorm_check of ``model`` on the held-out crops, as rows keyed by ``(label, mode)``."""
+    return {(label, mode): row for mode, row in batchnorm_check(model, val_lr, val_hr, SCALE).items()}
+
+
+torch.manual_seed(seed)
+as_written = Upscale2x().to(device)
+rows = bn_table(as_written, "as written, step 0")
+opt = torch.optim.Adam(as_written.parameters(), lr=1e-3)
+diag_crops, done = crops_for_run(), 0
+for upto in sorted({max(1, diag_steps // 4), max(1, diag_steps // 2), diag_steps}):
+    train_upscaler(as_written, losses["MSE"], diag_crops, upto - done, opt, desc="as written")
+    done = upto
+    rows |= bn_table(as_written, f"as written, step {done}")
+display(pd.DataFrame(rows).T.round(4))
+
+# %% [markdown]
+# What the table shows: at step 0 the running averages are still 0 and 1, so in eval mode BatchNorm hardly
+# normalises, while with the batch's statistics it scales every feature to unit variance. Either way the random
+# last convolution turns the features into a random correction of the bilinear image, with a colour cast (channels
+# far from 0), and the model that training really starts from is the batch-statistics one, far below the
+# eval-mode score of the first evaluation. During the first steps the running averages lag behind the batch
+# statistics, so the eval-mode score jumps around while the network unlearns its random correction.
+#
+# **The fix, one change to the course's design: start the last convolution at zero** (as the efficient model's
+# tail), so the untrained `Upscale2x` *is* its bilinear base in both modes, without a random colour cast; the
+# architecture, BatchNorm (momentum 0.1), Adam and its learning rate 1e-3 stay as the course has them. Then the
+# model trains from its real start, and we give it enough steps to pass it (a claim at the end).
+
+# %%
+def course_start() -> Upscale2x:
+    """``Upscale2x`` with seeded weights and its last convolution at zero: the untrained model is its bilinear base."""
+    torch.manual_seed(seed)
+    model = Upscale2x()
+    nn.init.zeros_(model.model[-1].weight)
+    nn.init.zeros_(model.model[-1].bias)
+    return model.to(device)
+
+
+display(pd.DataFrame(bn_table(course_start(), "last conv at zero, step 0")).T.round(4))
+
+# %% [markdown]
+# ### The course model, both losses
+# The same start (`course_start()`), the same crops, the same number of steps; only the loss differs. The MSE
+# run is also scored after `mac_steps` steps, the budget the efficient model gets below.
+
+# %%
+start_row, start_sr = evaluate(course_start(), val_lr, val_hr, SCALE, distance, lpips_metric)
 models, histories = {}, {}
 for loss_name in ("MSE", "perceptual"):
     name = f"course {loss_name}"
-    torch.manual_seed(seed)  # the same initial weights for both losses
-    models[name], histories[name], _ = train_fixed_steps(
-        Upscale2x(), losses[loss_name], crops_for_run(), steps, seed=seed, device=device, desc=name,
-        eval_every=eval_every, **evals)
+    crops = crops_for_run()
+    model, histories[name], opt = train_fixed_steps(course_start(), losses[loss_name], crops, mac_steps, seed=seed,
+                                                    device=device, desc=name, eval_every=eval_every, **evals)
+    if loss_name == "MSE":  # the course model at the efficient model's budget (below), then on to `steps`
+        mac_row, mac_sr = evaluate(model, val_lr, val_hr, SCALE, distance, lpips_metric)
+    models[name] = model
+    train_upscaler(model, losses[loss_name], crops, steps - mac_steps, opt, history=histories[name], desc=name,
+                   eval_every=eval_every, **evals)
 
 # %% [markdown]
-# ### The efficient model at equal compute
-# The efficient model gets the course MSE run's compute, counted in multiply-accumulates:
-# steps × MACs per LR pixel × LR pixels per batch. Both read the same batches (same crop and batch size, so the
+# ### The efficient model at equal compute, both losses
+# The efficient model gets the compute of the course MSE run's first `mac_steps` steps, counted in
+# multiply-accumulates: steps × MACs per LR pixel × LR pixels per batch (the course model is scored at that point
+# too, "course MSE at equal MACs", and trains on to `steps`). Both read the same batches (same crop and batch size, so the
 # same LR pixels per batch), so the cheaper model gets proportionally more steps, and it is evaluated at the same
 # MACs as the course runs. Counted, not timed: a slower or busier machine changes how long this takes, not the
 # comparison.
+#
+# It is trained twice from the same start (bicubic: its tail is zero) for the same steps: with MSE, and with the
+# perceptual loss plus a small MSE term (`CONTENT_PIXEL_WEIGHT` times the MSE next to the VGG term, printed
+# below), as SRGAN's content loss: the VGG term asks for the right features, the pixel term keeps the colours.
 
 # %%
 lr_pixels = batch_size * (crop // SCALE) ** 2
-budget_macs = steps * mac_course * lr_pixels
+budget_macs = mac_steps * mac_course * lr_pixels
 fast_steps = round(budget_macs / (mac_fast * lr_pixels))
-fast_eval_every = max(1, round(eval_every * fast_steps / steps))
-print(f"budget: {steps} steps x {mac_course:,} MACs x {lr_pixels:,} LR pixels = {budget_macs / 1e9:.1f} GMACs "
+fast_eval_every = max(1, round(eval_every * fast_steps / mac_steps))
+print(f"budget: {mac_steps} course steps x {mac_course:,} MACs x {lr_pixels:,} LR pixels = {budget_macs / 1e9:.1f} GMACs "
       f"(forward passes) = {fast_steps} PixelShuffle steps, evaluated every {fast_eval_every}")
-torch.manual_seed(seed)
-models["PixelShuffle MSE"], histories["PixelShuffle MSE"], _ = train_fixed_steps(
-    PixelShuffleUpscaler(SCALE), losses["MSE"], crops_for_run(), fast_steps, seed=seed, device=device,
-    desc="PixelShuffle MSE", eval_every=fast_eval_every, **evals)
+print(f"perceptual run of the efficient model: VGG16 relu3_3 (L1) + {CONTENT_PIXEL_WEIGHT:g} x MSE")
+for name, loss_name in (("PixelShuffle MSE", "MSE"), ("PixelShuffle perceptual", "perceptual + pixel")):
+    torch.manual_seed(seed)
+    models[name], histories[name], _ = train_fixed_steps(
+        PixelShuffleUpscaler(SCALE), losses[loss_name], crops_for_run(), fast_steps, seed=seed, device=device,
+        desc=name, eval_every=fast_eval_every, **evals)
 macs_per_step = {"course MSE": mac_course * lr_pixels, "course perceptual": mac_course * lr_pixels,
-                 "PixelShuffle MSE": mac_fast * lr_pixels}
-display(pd.DataFrame({name: {"steps": int(h.last("step")), "GMACs": int(h.last("step")) * macs_per_step[name] / 1e9,
-                             "wall s": h.last("train_s"), "CPU s": h.last("cpu_s")}
-                      for name, h in histories.items()}).T.round(1))
+                 "PixelShuffle MSE": mac_fast * lr_pixels, "PixelShuffle perceptual": mac_fast * lr_pixels}
+display(pd.DataFrame({name: {"steps": int(histories[name].last("step")),
+                             "GMACs": int(histories[name].last("step")) * cost / 1e9,
+                             "wall s": histories[name].last("train_s"), "CPU s": histories[name].last("cpu_s")}
+                      for name, cost in macs_per_step.items()}).T.round(1))
 
 # %% [markdown]
 # ## Curves
@@ -391,7 +473,7 @@ display(pd.DataFrame({name: {"steps": int(h.last("step")), "GMACs": int(h.last("
 # %%
 bic_row, bicubic = bicubic_baseline(val_lr, val_hr, SCALE, distance, lpips_metric)
 keys = ["MSE", "PSNR-Y", "SSIM-Y", distance.name] + (["LPIPS"] if lpips_metric.available else [])
-fig = plot_curves_with_baseline({n: histories[n] for n in ("course MSE", "course perceptual")}, keys, bic_row,
+fig = plot_curves_with_baseline(histories, keys, bic_row,
                                 title=f"2x, held-out crops, per step (VGG16: {vgg_source})")
 helpers.save_figure(fig, out, "curves")
 plt.show()
@@ -399,7 +481,7 @@ plt.show()
 # %% [markdown]
 # ### Accuracy per multiply-accumulate
 # Held-out PSNR-Y against the training compute each model has used (forward MACs): the course's MSE run and the
-# efficient model end at the same budget.
+# efficient MSE model end at the same budget.
 
 # %%
 fig = plot_psnr_per_mac({n: histories[n] for n in ("course MSE", "PixelShuffle MSE")}, macs_per_step,
@@ -410,51 +492,80 @@ plt.show()
 # %% [markdown]
 # ## Results
 # Mean over the three held-out crops; PSNR-Y / SSIM-Y on BT.601 luma with a border of `SCALE` pixels removed,
-# PSNR-RGB and MSE on RGB, VGG-dist on the backbone named in the column. The second table has each crop
-# separately: the claims at the end compare these paired values, so the spread between photos is seen.
+# PSNR-RGB and MSE on RGB, VGG-dist on the backbone named in the column (partly the perceptual loss's own layers,
+# so not an independent judge). "course MSE before training" is the course model's start (its bilinear base).
 
 # %%
 results, sr_images = results_table(models, histories, val_lr, val_hr, SCALE, bic_row, "bicubic", distance, lpips_metric)
+results = {"bicubic": bic_row, "course MSE before training": start_row, "course MSE at equal MACs": mac_row} | results
 print(f"2x, {len(val_hr)} held-out crops of {val_crop}x{val_crop}; VGG16 weights: {vgg_source}")
 display(pd.DataFrame(results).T.style.format(precision=4, na_rep="-"))
-scores = per_image_scores({"bicubic": bicubic, **sr_images}, val_hr, SCALE, distance)
+
+# %% [markdown]
+# ### A perception measure no model trains on
+# PSNR rewards the *mean* of all the sharp images an LR image could come from, and that mean is blurry. To see
+# what the losses do to detail we need measures that no model here trains on (`helpers.perception`, on luma):
+# the **HF ratio**, the power in the band the LR image cannot carry, over HR's (1 = the right amount of detail,
+# far below 1 = blur, above 1 = noise); the **Laplacian SWD**, the sliced Wasserstein distance between 7×7 patches
+# of the Laplacian pyramids of output and HR (Karras et al. 2018, the ProGAN paper of course doc 004; lower is
+# closer); the **rise width**, how many pixels an edge takes to go from 10 to 90 % of its step across HR's
+# strongest edges (lower is sharper); and a **checkerboard** score at the sub-pixel period (about 1 = none).
+#
+# Noise fools a power ratio. So the control every perception claim must beat is **the MSE model plus Gaussian
+# noise matched to HR's high-band power** (`helpers.perception.noise_matched`): if the perceptual model only
+# added power, this control would do as well. Each value below is per held-out crop; the claims pair them.
+
+# %%
+sr_images["PixelShuffle MSE + noise"] = noise_matched(sr_images["PixelShuffle MSE"], val_hr, SCALE,
+                                                      torch.Generator().manual_seed(seed))
+scores = per_image_scores({"bicubic": bicubic, "course MSE before training": start_sr,
+                           "course MSE at equal MACs": mac_sr, **sr_images}, val_hr, SCALE, distance,
+                          perception_measures=True)
 display(pd.DataFrame({(name, key): values for name, row in scores.items() for key, values in row.items()
                       if key != "SSIM-Y"}, index=val_names).T.round(3))
 
 # %% [markdown]
-# ### The grid
-# Bicubic | course MSE | course perceptual | PixelShuffle MSE | ground truth for every held-out photo (the
-# yellow box is enlarged below each row), PSNR-Y under each panel.
+# ### The perception-distortion plane
+# Blau & Michaeli (2018) showed that no upscaler can be best at both: lower distortion (higher PSNR) and output
+# that looks like real photos (a perception measure close to HR's) trade against each other near the best
+# models. Each upscaler of this notebook is a point (mean over the crops), bicubic in grey, HR at distance 0.
 
 # %%
-fig = sr_grid({"bicubic": bicubic, **sr_images}, val_hr, SCALE,
-              title=f"2x on held-out photos (course: {steps} steps; VGG16: {vgg_source})")
+plane = {name: (sum(row["PSNR-Y"]) / len(row["PSNR-Y"]), sum(row["SWD"]) / len(row["SWD"]))
+         for name, row in scores.items()}
+fig = plot_perception_distortion(plane, "Laplacian SWD (x1e3), lower = closer to HR",
+                                 "2x: the perception-distortion plane (held-out crops)", hr_value=0.0)
+helpers.save_figure(fig, out, "perception_distortion")
+plt.show()
+
+# %% [markdown]
+# ### The grid
+# Bicubic | course MSE | course perceptual | PixelShuffle MSE | PixelShuffle perceptual | ground truth for every
+# held-out photo (the yellow box is enlarged below each row), PSNR-Y under each panel.
+
+# %%
+shown = ("course MSE", "course perceptual", "PixelShuffle MSE", "PixelShuffle perceptual")
+fig = sr_grid({"bicubic": bicubic, **{n: sr_images[n] for n in shown}}, val_hr, SCALE,
+              title=f"2x on held-out photos (course: {steps} steps, efficient: {fast_steps}; VGG16: {vgg_source})")
 helpers.save_figure(fig, out, "grid")
 plt.show()
 
 # %% [markdown]
-# **What to expect, and what to look for.** The perceptual loss never asks for the right pixel values, only for
-# the right VGG features, so a perceptually trained model is free to shift colours slightly and to add edge
-# contrast: the textbook expectation is a lower PSNR and a smaller VGG distance than the MSE model's. Whether a
-# run shows it depends on how far the models trained and on the VGG weights: with torchvision's ImageNet VGG16
-# the course's LPIPS curves drop well below the MSE model's; the offline HED backbone (fine-tuned on edges)
-# rewards crisp edges above all. The measured answer at the end says what this run shows.
-#
-# **The course model vs bicubic.** Why could the course's `Upscale2x` stay below the dashed bicubic line at this
-# budget? Candidates, which the table below separates: (1) it starts from a *bilinear*, `align_corners=True`
-# upsample, which is blurrier than bicubic and shifted by a fraction of a pixel against our bicubic LR, and the
-# untrained network adds a random correction on top of it, so it must first learn to undo both; (2) BatchNorm
-# normalises with batch statistics while training and with running averages at evaluation, which after few
-# steps still differ; (3) every convolution runs at HR size, so each step costs several times the MACs of the
-# efficient design's step. The course trains for many GPU-epochs, where such handicaps can wash out.
+# ### Where colour casts come from
+# The perceptual loss alone hardly constrains colour: VGG features barely change when a channel shifts a little.
+# The mean error of each colour channel (output minus HR, over the crops) separates the two causes: a loss that
+# lets colour drift (the course's perceptual run has no pixel term) and BatchNorm's running averages (the same
+# weights evaluated with the batch's statistics instead, `batchnorm_check`).
 
 # %%
-base = base_psnr_ladder(val_lr, val_hr, SCALE, results, histories["course MSE"])
-display(pd.Series(base, name="held-out PSNR-Y (dB)").to_frame().style.format(precision=2))
+casts = {name: {f"mean error {c}": float(e) for c, e in zip("RGB", (sr_images[name].float().clamp(0, 1) - val_hr)
+                                                          .mean(dim=(0, 2, 3)))} for name in shown}
+display(pd.DataFrame(casts).T.round(4))
+display(pd.DataFrame(bn_table(models["course perceptual"], "course perceptual, trained")).T.round(4))
 
 # %% [markdown]
 # ## Save the generators
-# The three trained 2x generators go to `<run>/02_upscale_2x/upscale2x_<loss>.pt` (`helpers.inference.save_upscalers`:
+# The four trained 2x generators go to `<run>/02_upscale_2x/upscale2x_<loss>.pt` (`helpers.inference.save_upscalers`:
 # atomic writes, a file from other settings is moved to a backup name). Their meta says how to rebuild them, so
 # `helpers.inference.load_upscaler(path)`, notebook 11 and `python -m helpers.upscale --model <file> photo.jpg --out sr/`
 # use them without this notebook. The slider playground below is not saved.
@@ -471,13 +582,13 @@ print("reloaded PixelShuffle generator:", reloaded.meta["architecture"], reloade
 # %% [markdown]
 # ## Try it: mix the losses and fine-tune
 # The sliders set $w_\text{pix}$ (MSE or L1), $w_\text{perc}$ and $w_\text{TV}$; "train N steps" continues
-# training **the current model** (at first a copy of the course's perceptual model) with those weights and
-# refreshes its grid and the table of metrics (one row per press). Things to try: a little pixel loss next to the
-# perceptual one, for the colours; a large TV weight; pixel weight 1 with L1 instead of MSE
-# (`playground.use_l1 = True`). The callback is `helpers.playground.FineTunePlayground` (notebook 03 uses it too).
+# training **the current model** (at first a copy of the efficient perceptual model) with those weights and
+# refreshes its grid and the table of metrics (one row per press). Things to try: no pixel term at all, and watch
+# the colours; a large TV weight; pixel weight 1 with L1 instead of MSE (`playground.use_l1 = True`). The callback
+# is `helpers.playground.FineTunePlayground` (notebook 03 uses it too).
 
 # %%
-playground = FineTunePlayground(models["course perceptual"], histories["course perceptual"], crops_for_run(),
+playground = FineTunePlayground(models["PixelShuffle perceptual"], histories["PixelShuffle perceptual"], crops_for_run(),
                                 (val_lr, val_hr), SCALE, perceptual, distance, lpips_metric)
 panel = playground.panel(steps=panel_steps)
 display(panel)
@@ -485,14 +596,21 @@ panel.run(inline=True)  # once with the defaults, so batch runs show the result
 
 # %% [markdown]
 # ## What goes wrong
+# * **A random last layer on normalised features.** BatchNorm makes every feature unit-variance, so a randomly
+#   initialised last convolution adds a large random correction (and a colour cast) to the upsampled image; in
+#   eval mode, with fresh running averages, this stays hidden until the averages catch up. Starting the last
+#   layer at zero removes it (measured above).
 # * **Evaluating in train mode.** BatchNorm then normalises each held-out image with its own statistics;
 #   `helpers.evaluation.evaluate` switches to eval mode (running averages) and back.
 # * **Misaligned bases.** `align_corners=True` and bicubic-with-antialias LR do not sample the same
 #   positions; the model must learn the half-pixel correction before anything else.
 # * **Perceptual loss alone shifts colours.** VGG features are largely invariant to small colour and
 #   brightness changes; a small pixel weight counters it (try the sliders).
-# * **Checkerboard patterns.** Sub-pixel convolutions can produce them when the `3·s²` output channels are
-#   initialised independently; the zero-initialised tail here starts from smooth bicubic output.
+# * **Checkerboard patterns.** Sub-pixel convolutions can produce them when the `3·s²` output channels, one per
+#   sub-pixel position, drift apart; the zero-initialised tail here starts from smooth bicubic output, but training
+#   can still pull the phases apart, the perceptual loss more than MSE (its gradient comes through VGG's strided
+#   pooling): look at the efficient perceptual model's zoomed rim and skin, and at its checkerboard score.
+#   ICNR initialisation (Aitken et al. 2017) or resize-convolution are the remedies (Odena et al. 2016).
 # * **Random VGG weights.** Without pretrained weights the "perceptual" model learns to match random filters:
 #   the notebook prints the source it used (`hed-bsds500-imagenet-init` offline).
 # * **Comparing models per second.** Seconds depend on the machine and on what else runs on it; this notebook
@@ -510,14 +628,17 @@ print(f"done in {run.elapsed()[0]:.0f} s; metrics in {out / 'metrics.json'}")
 # ## Summary
 # * The course's `Upscale2x` refines a bilinear upsample with three residual blocks at HR size; the efficient
 #   design does the work at LR size and upsamples with `PixelShuffle` on a bicubic skip.
+# * The course model falls at its start because its random last layer acts on BatchNorm-normalised features;
+#   starting that layer at zero lets it train from its bilinear base.
 # * The MSE and perceptual runs share the model, the start, the crops and the steps: only the loss differs. The
 #   efficient model is compared with the course's at equal multiply-accumulates.
-# * Which loss wins which measure in this run, and whether either model beats bicubic, is in the measured answer.
+# * MSE pays for its PSNR with blur; whether the perceptual loss buys real detail, more than matched noise does,
+#   is measured without any network (Laplacian SWD, rise width) and stated in the measured answer.
 #
 # **Exercises.** (1) Replace `align_corners=True` by bicubic in `Upscale2x`: how much of the gap to bicubic
-# closes? (2) Remove the BatchNorm layers and retrain. (3) Give the perceptual loss `relu2_2` instead of
-# `relu3_3` (`VGGPerceptualLoss({"relu2_2": 1})`): sharper or noisier? (4) Train the efficient model with
-# the perceptual loss.
+# closes? (2) Remove the BatchNorm layers and retrain from the random start. (3) Give the perceptual loss
+# `relu2_2` instead of `relu3_3` (`VGGPerceptualLoss({"relu2_2": 1})`): sharper or noisier? (4) Train the
+# efficient model with the perceptual loss and no pixel term: where do the colours go?
 
 # %% [markdown]
 # ## Measured answer
@@ -526,4 +647,5 @@ print(f"done in {run.elapsed()[0]:.0f} s; metrics in {out / 'metrics.json'}")
 # observations record what was measured where the lesson does not hold yet at this budget.
 
 # %%
-helpers.claims.answer(out, *upscaler_claims(scores, SCALE, steps, fast_steps, budget_macs / 1e9, distance.name))
+helpers.claims.answer(out, *upscaler_claims(scores, SCALE, steps, mac_steps, fast_steps, budget_macs / 1e9,
+                                            distance.name))

@@ -55,6 +55,7 @@ from IPython.display import display
 import helpers
 import helpers.claims
 from helpers import degrade, metrics, perception
+from helpers.config import PROJECT_ROOT
 from helpers.inference import CheckpointError, LoadedModel, load_upscaler, super_resolve, upscale_tiled
 from helpers.plots import plot_perception_distortion, save_figure
 from helpers.upscale import convention, evaluate_images
@@ -91,13 +92,37 @@ def find_upscalers(root: Path) -> dict[str, LoadedModel]:
 
 
 checkpoints = find_upscalers(run_root)
+if not checkpoints:
+    print(f"No upscaler checkpoints in {run_root}: run notebooks 02, 03, 04 and 08 first (`make run` does).")
+
+# %% [markdown]
+# Next to this run's models, the **long-trained reference models** of `reference/` (README, "Reference models"):
+# the same efficient architecture trained for thousands of steps (`x4_mse`, `x2_mse`), and notebook 04's SRGAN
+# recipe fine-tuned from `x4_mse` with the critic (`x4_wgan`, `x4_wgan_px`) and without it (`…_control`, the same
+# loss and steps). They were trained on a GPU (their meta says where and how); they show what the methods do
+# when the minutes of a quick run are not the limit. Their names start with "ref".
+
+
+# %%
+def reference_upscalers(root: Path) -> dict[str, LoadedModel]:
+    """The committed reference models under ``root`` (``<name>.pt``), each named ``"ref <name>"``."""
+    return {f"reference/{p.name}": dataclasses.replace(load_upscaler(p, device), name=f"ref {p.stem}")
+            for p in sorted(root.glob("*.pt"))}
+
+
+def loss_weights(lm: LoadedModel) -> dict[str, float]:
+    """A checkpoint's loss weights; a reference model's come from its spec (pixel, perceptual, adversarial)."""
+    spec = lm.meta.get("reference")
+    return lm.meta.get("loss_weights", {}) if spec is None else {k: spec[k] for k in ("pixel", "perceptual", "adv")}
+
+
+checkpoints.update(reference_upscalers(PROJECT_ROOT / "reference"))
 upscalers = list(checkpoints.values())
 if not upscalers:
-    print(f"No upscaler checkpoints in {run_root}: run notebooks 02, 03, 04 and 08 first (`make run` does). "
-          "Only bicubic is scored below.")
+    print("No upscaler checkpoint and no reference model: only bicubic is scored below.")
 listing = pd.DataFrame({lm.name: {"architecture": lm.meta["architecture"], "scale": lm.scale,
-                                  "profile": lm.meta.get("profile", "?"), "steps": lm.meta.get("steps", "?"),
-                                  "loss weights": lm.meta.get("loss_weights", "?"),
+                                  "profile": lm.meta.get("profile", "reference"), "steps": lm.meta.get("steps", "?"),
+                                  "trained on": lm.meta.get("trained_on", "cpu"), "loss weights": loss_weights(lm),
                                   "VGG weights": lm.meta.get("vgg_source") or lm.meta.get("vgg_weights", "?"),
                                   "receptive radius (LR px)": lm.radius} for lm in upscalers}).T
 display(listing)
@@ -316,7 +341,7 @@ for key, names in models_found.items():
         basis=f"the same {len(photos)} held-out photos; best by mean of the {key} models found: {', '.join(names)}"))
     by_loss = {True: [], False: []}  # trained with a perceptual or adversarial term?
     for m in names:
-        weights = next(lm for lm in upscalers if lm.name == m).meta.get("loss_weights", {})
+        weights = loss_weights(next(lm for lm in upscalers if lm.name == m))
         by_loss[any(w > 0 and ("per" in k.lower() or "adv" in k.lower()) for k, w in weights.items())].append(m)
     if by_loss[True] and by_loss[False]:
         vgg = per_photo(key, dist)

@@ -306,3 +306,304 @@ def test_fetch_times_out_instead_of_hanging(tmp_path, monkeypatch):
     with pytest.raises(data.DatasetUnavailable, match="timed out"):
         data.fetch("facades", tmp_path)
     assert list((tmp_path / "facades").iterdir()) == []
+
+
+# ------------------------------------------------------------------ exact behaviour (mutation testing, issue 19)
+def test_integer_images_scale_exactly():
+    assert torch.equal(data.to_tensor(np.array([[0, 65535]], np.uint16))[0], torch.tensor([[0.0, 1.0]]))
+    assert torch.equal(data.to_tensor(np.array([[0, 255]], np.uint8))[:, 0, 1], torch.ones(3))
+    grey = data.to_tensor(np.array([[0.0, 0.25, 1.0]], np.float32))  # float data at both ends of [0, 1] is kept
+    assert grey.shape == (3, 1, 3) and torch.equal(grey[2, 0], torch.tensor([0.0, 0.25, 1.0]))
+    assert data.to_tensor(np.array([[True, False]])).tolist() == [[[1.0, 0.0]]] * 3
+    with pytest.raises(ValueError, match=r"^Cannot make an RGB image from an array of shape \(2, 2, 5\).$"):
+        data.to_tensor(np.zeros((2, 2, 5), np.uint8))
+    with pytest.raises(ValueError, match=r"^its values run from 0 to 2 \(float data must be finite and in "
+                                         r"\[0, 1\]; clipping would silently whiten or blacken it\). Scale it to "
+                                         r"\[0, 1\] first \(e.g. divide by its maximum\) or save it as an 8- or "
+                                         r"16-bit PNG.$"):
+        data.to_tensor(np.array([[0.0, 2.0]]))
+
+
+def test_alpha_composites_over_white():
+    rgba = np.array([[[255, 0, 0, 255], [0, 0, 255, 51], [0, 0, 0, 0]]], np.uint8)
+    t = data.to_tensor(rgba)
+    a = 51 / 255
+    assert torch.allclose(t[:, 0, 0], torch.tensor([1.0, 0.0, 0.0]))  # opaque: its own colour
+    assert torch.allclose(t[:, 0, 1], torch.tensor([1 - a, 1 - a, 1.0]))  # blue at 20 %: mostly white
+    assert torch.allclose(t[:, 0, 2], torch.ones(3))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "PA", "P"])
+def test_transparent_pixels_of_every_mode_load_white(tmp_path, mode):
+    rgba = Image.new("RGBA", (2, 1), (0, 0, 0, 255))
+    rgba.putpixel((1, 0), (0, 0, 0, 0))
+    if mode == "P":
+        img = Image.new("P", (2, 1), 0)
+        img.putpalette([0, 0, 0, 10, 20, 30])
+        img.putpixel((1, 0), 1)
+        img.info["transparency"] = 1
+    elif mode == "PA":
+        img = rgba.convert("PA")
+    else:
+        img = rgba.convert(mode)
+    t = data.image_to_tensor(img)
+    assert torch.allclose(t[:, 0, 0], torch.zeros(3)) and torch.allclose(t[:, 0, 1], torch.ones(3))
+
+
+def test_sixteen_bit_range_is_checked_at_both_ends(tmp_path):
+    ok = np.array([[0, 65535]], np.int32)
+    Image.fromarray(ok, mode="I").save(tmp_path / "ok.tif")
+    assert torch.equal(data.load_image(tmp_path / "ok.tif")[0], torch.tensor([[0.0, 1.0]]))
+    for bad, low, high in ((np.array([[0, 65536]], np.int32), 0, 65536), (np.array([[-1, 5]], np.int32), -1, 5)):
+        Image.fromarray(bad, mode="I").save(tmp_path / "bad.tif")
+        with pytest.raises(ValueError, match=rf"^Cannot use {tmp_path / 'bad.tif'}: its integer values run from {low} "
+                                             rf"to {high}, outside the 16-bit range 0-65535 this reader scales to "
+                                             r"\[0, 1\]. Save it as a 16-bit PNG.$"):
+            data.load_image(tmp_path / "bad.tif")
+
+
+def test_pixel_limit_default_and_bounds(tmp_path, monkeypatch):
+    monkeypatch.delenv("SRGAN_MAX_PIXELS", raising=False)
+    assert data.max_image_pixels() == data.DEFAULT_MAX_PIXELS == 100_000_000
+    monkeypatch.setenv("SRGAN_MAX_PIXELS", "1")
+    assert data.max_image_pixels() == 1
+    monkeypatch.setenv("SRGAN_MAX_PIXELS", "0")
+    with pytest.raises(ValueError, match=r"^\$SRGAN_MAX_PIXELS='0' must be at least 1.$"):
+        data.max_image_pixels()
+    monkeypatch.setenv("SRGAN_MAX_PIXELS", "2.5")
+    with pytest.raises(ValueError,
+                       match=r"^\$SRGAN_MAX_PIXELS='2.5' is not a whole number of pixels \(e.g. 200000000\).$"):
+        data.max_image_pixels()
+
+
+def test_an_explicit_pixel_limit_wins_and_the_limit_itself_is_allowed(tmp_path, monkeypatch):
+    path = tmp_path / "x.png"
+    Image.new("RGB", (40, 25)).save(path)  # 1000 pixels
+    monkeypatch.delenv("SRGAN_MAX_PIXELS", raising=False)
+    with pytest.raises(data.ImageTooLarge, match=rf"^{path} is 40x25 = 0.001 megapixels, above the limit of "
+                                                  r"0.000999 megapixels \(a guard"):
+        data.load_image(path, max_pixels=999)
+    monkeypatch.setenv("SRGAN_MAX_PIXELS", "10")
+    assert data.load_image(path, max_pixels=1000).shape == (3, 25, 40)
+    monkeypatch.setenv("SRGAN_MAX_PIXELS", "1000")
+    assert data.decode_image(path.read_bytes()).shape == (3, 25, 40)
+
+
+def test_read_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=rf"^Cannot read {bad} as an image \(.*\). The file is corrupt or not an "
+                                         r"image: re-export it as PNG or JPEG.$"):
+        data.load_image(bad)
+    with pytest.raises(ValueError, match="Cannot read my upload as an image"):
+        data.decode_image(b"nope", "my upload")
+    with pytest.raises(FileNotFoundError, match=rf"^No image file at {tmp_path / 'x.png'}: check the path \(it is "
+                                                r"resolved from .*\) or give an absolute one.$"):
+        data.open_image(tmp_path / "x.png")
+    hdr = np.full((2, 2), 2.0, np.float32)
+    Image.fromarray(hdr, mode="F").save(tmp_path / "f.tif")
+    with pytest.raises(ValueError, match=rf"Cannot use {tmp_path / 'f.tif'}: its values"):
+        data.load_image(tmp_path / "f.tif")
+    with pytest.raises(ValueError, match=r"^Cannot use the image: its values"):
+        data.image_to_tensor(Image.fromarray(hdr, mode="F"))
+    with pytest.raises(ValueError, match=r"^Cannot use the upload: its values"):
+        buf = io.BytesIO()
+        Image.fromarray(hdr, mode="F").save(buf, format="TIFF")
+        data.decode_image(buf.getvalue())
+
+
+def test_every_image_extension_is_listed_in_any_case(tmp_path):
+    names = ["a.png", "b.jpg", "c.jpeg", "d.bmp", "e.tif", "f.tiff", "g.webp", "H.PNG", "i.JPG"]
+    for name in names + ["notes.txt", "j.gif", "k.png.part"]:
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in data.list_images(tmp_path)] == sorted(names)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"^No images \(.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp\) in "
+                                                rf"{tmp_path / 'sub'}.$"):
+        data.list_images(tmp_path / "sub")
+    with pytest.raises(FileNotFoundError, match=rf"^No folder at {tmp_path / 'missing'}.$"):
+        data.list_images(tmp_path / "missing")
+
+
+def test_load_folder_keys_by_stem_in_name_order(tmp_path):
+    for name, value in (("b", 0.0), ("a", 1.0)):
+        data.save_image(torch.full((3, 2, 2), value), tmp_path / f"{name}.png")
+    folder = data.load_folder(tmp_path)
+    assert list(folder) == ["a", "b"] and float(folder["a"].min()) == 1.0 and float(folder["b"].max()) == 0.0
+
+
+def test_save_image_clamps_creates_folders_and_overwrites(tmp_path):
+    path = tmp_path / "a" / "b" / "x.png"
+    data.save_image(torch.tensor([-0.5, 0.5, 1.5]).view(3, 1, 1), path)
+    assert np.asarray(Image.open(path)).tolist() == [[[0, 128, 255]]]
+    data.save_image(torch.zeros(3, 1, 1), path)
+    assert np.asarray(Image.open(path)).tolist() == [[[0, 0, 0]]]
+
+
+def test_a_write_that_fails_before_the_file_exists_reraises_its_error(tmp_path, monkeypatch):
+    def refuse(self, fp, *args, **kwargs):
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+    monkeypatch.setattr(Image.Image, "save", refuse)
+    with pytest.raises(OSError, match="Disk quota exceeded"):
+        data.save_image(torch.rand(3, 4, 4), tmp_path / "x.png")
+
+
+def test_sample_dir_is_in_the_checkout_when_it_has_a_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("SRGAN_CACHE", str(tmp_path / "cache"))
+    assert data.sample_dir() == tmp_path / "cache" / "sample"
+    (tmp_path / "data").mkdir()
+    assert data.sample_dir() == tmp_path / "data" / "sample"
+
+
+def test_sizes_smaller_than_the_scale_or_crop_are_refused_on_either_side():
+    with pytest.raises(ValueError, match=r"^Image of 10x3 is smaller than the scale 4: no 4x4 block is left to make an "
+                                         r"LR pixel from. Use an image of at least 4x4 \(far larger for metrics\).$"):
+        data.mod_crop(torch.rand(3, 10, 3), 4)
+    assert data.mod_crop(torch.rand(3, 4, 4), 4).shape == (3, 4, 4)
+    with pytest.raises(ValueError, match=r"^Image of 20x10 is smaller than the crop 16x16: use a smaller crop or a "
+                                         r"larger image.$"):
+        data.center_crop(torch.rand(3, 20, 10), 16)
+    assert data.center_crop(torch.rand(3, 16, 16), 16).shape == (3, 16, 16)
+    with pytest.raises(ValueError, match=r"^Crop size 6 is not divisible by scale 4: use a multiple of 4.$"):
+        data.center_crop(torch.rand(3, 20, 20), 6, 4)
+    with pytest.raises(ValueError, match="^RandomCrops needs at least one image.$"):
+        data.RandomCrops([], 8, 2, 1, torch.Generator())
+
+
+def test_random_crops_cover_every_position_and_flip_left_right_half_the_time():
+    img = torch.arange(6.0).view(1, 2, 3).expand(3, 2, 3).contiguous()  # 2x3: crops of 2 at 2 positions
+    crops = data.RandomCrops({"a": img}, 2, 1, batch_size=400, generator=torch.Generator().manual_seed(0))
+    assert iter(crops) is crops
+    _, hr = next(crops)
+    windows = [img[:, :, 0:2], img[:, :, 1:3]]
+    kinds = [next(i for i, w in enumerate(windows + [w.flip(-1) for w in windows]) if torch.equal(p, w)) for p in hr]
+    counts = np.bincount(kinds, minlength=4)
+    assert (counts > 60).all()  # both positions, each plain and mirrored, about 100 times
+    plain = data.RandomCrops([img], 2, 1, batch_size=50, generator=torch.Generator().manual_seed(0), flip=False)
+    _, hr = next(plain)
+    assert all(torch.equal(p, windows[0]) or torch.equal(p, windows[1]) for p in hr)
+    exact = data.RandomCrops([img[:, :2, :2], img[:, :2, :2]], 2, 1, 20, torch.Generator(), flip=False)
+    assert torch.equal(next(exact)[1], img[:, :2, :2].expand(20, 3, 2, 2))
+
+
+def test_download_timeout_is_set_inside_and_restored():
+    import socket
+
+    before = socket.getdefaulttimeout()
+    with data.download_timeout(7.5):
+        assert socket.getdefaulttimeout() == 7.5
+    assert socket.getdefaulttimeout() == before
+    with data.download_timeout():
+        assert socket.getdefaulttimeout() == data.DOWNLOAD_TIMEOUT_S == 60.0
+    with pytest.raises(KeyError), data.download_timeout(1.0):
+        raise KeyError("inside")
+    assert socket.getdefaulttimeout() == before
+
+
+def test_the_datasets_hosts_and_names():
+    for name, (url, what, sha) in data.DATA_HUB.items():
+        assert url.startswith("https://") and url.endswith((".zip", ".tar.gz")) and sha is None, name
+        assert what.split("/")[0] in url, name  # the archive's top folder is named after it
+    assert data.SR_BENCHMARKS == {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100", "urban100": "Urban100"}
+    assert data.DATA_HUB["urban100"][0].endswith("/eugenesiow/Urban100/resolve/main/data/Urban100_HR.tar.gz")
+    assert data.DATA_HUB["urban100"][1] == "Urban100_HR/*.png"
+    with pytest.raises(ValueError, match="^Unknown test set 'set6': use one of set5, set14, bsd100, urban100.$"):
+        data.sr_benchmark_hr("set6")
+
+
+def test_datasets_dir_is_made_where_srgan_data_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "a" / "b"))
+    assert data.datasets_dir() == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    assert data.datasets_dir() == tmp_path / "a" / "b"  # a second call finds it
+    monkeypatch.setenv("SRGAN_DATA", "")
+    monkeypatch.setenv("SRGAN_CACHE", str(tmp_path / "cache"))
+    assert data.datasets_dir() == tmp_path / "cache" / "datasets"
+
+
+def test_fetch_unpacks_a_zip_and_marks_it_done(tmp_path, monkeypatch):
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("horse2zebra/trainA/1.jpg", b"jpg bytes")
+    _serve(monkeypatch, FakeResponse(buf.getvalue()))
+    root = data.fetch("horse2zebra", tmp_path)
+    assert root == tmp_path / "horse2zebra" and (root / "horse2zebra" / "trainA" / "1.jpg").read_bytes() == b"jpg bytes"
+    assert (root / ".unpacked").exists() and (root / "horse2zebra.zip").exists()
+    monkeypatch.setattr(data.urllib.request, "urlopen", None)  # done: no second download
+    assert data.fetch("horse2zebra", tmp_path) == root
+
+
+def test_offline_message_names_the_archive_and_the_folder(tmp_path, monkeypatch):
+    def refuse(*a, **k):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(data.urllib.request, "urlopen", refuse)
+    with pytest.raises(data.DatasetUnavailable) as err:
+        data.fetch("facades", tmp_path)
+    assert str(err.value) == (
+        "The dataset 'facades' is not available: the download failed (<urlopen error no network>). Offline? "
+        "Download the file facades.tar.gz from https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz "
+        f"on a machine with internet and place it under {tmp_path / 'facades'} (or point $SRGAN_DATA there); it is "
+        "unpacked from there on the next run. The notebooks run on the embedded sample data by default.")
+
+
+def test_torchvision_datasets_get_their_split_and_fail_clearly_offline(tmp_path, monkeypatch):
+    import torchvision
+
+    calls = []
+
+    class Fake:
+        def __init__(self, root, download, transform, **split):
+            calls.append((root, download, type(transform).__name__, split))
+    for cls in ("MNIST", "FashionMNIST", "Flowers102"):
+        monkeypatch.setattr(torchvision.datasets, cls, Fake)
+    data.torchvision_dataset("mnist", root=tmp_path)
+    data.torchvision_dataset("fashion_mnist", train=False, root=tmp_path)
+    data.torchvision_dataset("flowers102", root=tmp_path)
+    data.torchvision_dataset("flowers102", train=False, root=tmp_path)
+    assert calls == [(tmp_path, True, "ToTensor", {"train": True}), (tmp_path, True, "ToTensor", {"train": False}),
+                     (tmp_path, True, "ToTensor", {"split": "train"}), (tmp_path, True, "ToTensor", {"split": "test"})]
+    assert data.TORCHVISION_DATASETS == ("mnist", "fashion_mnist", "flowers102")
+    with pytest.raises(ValueError, match="^Unknown torchvision dataset 'cifar': use one of mnist, fashion_mnist, "
+                                         "flowers102.$"):
+        data.torchvision_dataset("cifar", root=tmp_path)
+
+    def offline(*a, **k):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    with pytest.raises(data.DatasetUnavailable, match="The dataset 'mnist' is not available: the download failed "
+                                                      r"\(Error downloading.*Download it on a machine"):
+        data.torchvision_dataset("mnist", root=tmp_path)
+
+
+# slow (scikit-learn, the sample photographs): the second stage of `make mutation`'s runner
+def test_digits_are_sklearns_scaled_to_0_1_and_resized_bilinearly():
+    from sklearn.datasets import load_digits
+
+    x8, y = data.digits(8)
+    d = load_digits()
+    assert torch.equal(x8[:, 0], torch.from_numpy(d.images.astype(np.float32) / 16)) and x8.max() == 1.0
+    assert torch.equal(y, torch.from_numpy(d.target)) and y.dtype == torch.int64
+    x12, _ = data.digits(12)
+    ref = torch.nn.functional.interpolate(x8[:5], size=(12, 12), mode="bilinear", align_corners=False).clamp(0, 1)
+    assert torch.allclose(x12[:5], ref)
+
+
+def test_build_sample_data_writes_every_photograph(tmp_path):
+    from sklearn.datasets import load_sample_images
+
+    root = data.build_sample_data(tmp_path)
+    assert root == tmp_path
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == {f"{split}/{name}.png" for name, (_, split) in data.SAMPLE_SOURCES.items()}
+    sk = load_sample_images().images
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "train" / "china.png")), sk[0])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "train" / "flower.png")), sk[1])
+    motorcycle = np.asarray(Image.open(tmp_path / "train" / "motorcycle.png"))
+    import skimage.data
+
+    assert np.array_equal(motorcycle, skimage.data.stereo_motorcycle()[0])  # the left view
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "val" / "coffee.png")), skimage.data.coffee())
+    hopper = np.asarray(Image.open(tmp_path / "val" / "grace_hopper.png"))
+    assert hopper.shape == (600, 512, 3)

@@ -126,6 +126,34 @@ def test_augment_sees_real_and_generated_batches_and_d_steps_repeat():
     assert D.calls == 5
 
 
+@pytest.mark.parametrize("margin, updated", [(-1e-3, True), (1e-3, False)])
+def test_discriminator_update_is_skipped_while_its_loss_is_below_the_threshold(margin, updated):
+    """Course doc 002's remedy: D's loss (computed independently) just above / below the threshold decides
+    whether D moves; G's update happens either way, against the (un)updated D."""
+    loss_d = _bce(A * V + B, 1.0) + _bce(A * W + B, 0.0)
+    G, D = ConstGenerator(W), MeanDiscriminator(A, B)
+    opt_g, opt_d = _sgd(G, D, lr=LR)
+    terms = gan_step(G, D, torch.full((5, 1, S, S), V), opt_g, opt_d, batch_size=8, d_skip_below=loss_d + margin)
+    assert float(terms["loss_d"]) == pytest.approx(loss_d, rel=1e-5)
+    assert float(terms["d_updates"]) == float(updated)
+    g_real, g_fake = _sig(A * V + B) - 1.0, _sig(A * W + B)
+    a_new = A - LR * (g_real * V + g_fake * W) if updated else A
+    b_new = B - LR * (g_real + g_fake) if updated else B
+    assert float(D.a) == pytest.approx(a_new, rel=1e-5) and float(D.b) == pytest.approx(b_new, rel=1e-5)
+    # non-saturating G step against the D it now faces: dL/dw = -(1 - σ(a w + b)) * a
+    assert float(G.w) == pytest.approx(W + LR * (1 - _sig(a_new * W + b_new)) * a_new, rel=1e-5)
+
+
+def test_skipped_discriminator_updates_are_counted_per_d_step():
+    G, D = ConstGenerator(W), MeanDiscriminator(A, B)
+    terms = gan_step(G, D, torch.full((5, 1, S, S), V), *_sgd(G, D, lr=0.0), batch_size=4, d_steps=3,
+                     d_skip_below=None)
+    assert float(terms["d_updates"]) == 3.0
+    terms = gan_step(G, D, torch.full((5, 1, S, S), V), *_sgd(G, D, lr=0.0), batch_size=4, d_steps=3,
+                     d_skip_below=100.0)
+    assert float(terms["d_updates"]) == 0.0
+
+
 def test_unknown_generator_loss_is_refused():
     G, D = ConstGenerator(W), MeanDiscriminator(A, B)
     with pytest.raises(ValueError, match="g_loss"):
@@ -155,6 +183,14 @@ def test_train_gan_stops_when_the_discriminator_has_won():
     G, D = ConstGenerator(W), MeanDiscriminator(50.0, -20.0)  # σ(D(G(z))) ~ 1e-20
     res = train_gan(G, D, torch.full((8, 1, S, S), V), 50, lr_g=0.0, lr_d=0.0, batch_size=4, win_patience=7)
     assert res.step == 7 and "discriminator has won" in res.stopped
+    res = train_gan(G, D, torch.full((8, 1, S, S), V), 20, lr_g=0.0, lr_d=0.0, batch_size=4, win_patience=None)
+    assert res.step == 20 and res.stopped is None
+
+
+def test_train_gan_passes_the_skip_threshold_on():
+    G, D = ConstGenerator(W), MeanDiscriminator(A, B)
+    train_gan(G, D, torch.full((8, 1, S, S), V), 5, lr_d=0.1, batch_size=4, d_skip_below=100.0)
+    assert (float(D.a), float(D.b)) == pytest.approx((A, B), abs=1e-7)
 
 
 # --------------------------------------------------------------------------- notebook 10: progan_step
@@ -247,6 +283,22 @@ def test_stage_zero_has_no_fade_and_scores_are_logged():
     assert set(G.alphas) == {1.0}
     assert st.hist.series("covered")[0] == [2.0, 4.0]
     assert D.calls[0][0].shape == (2, 1, 4, 4)
+
+
+def test_the_end_of_the_fade_is_scored_with_the_new_block_alone():
+    G, D = StageGenerator(GW), SumCritic(C)
+    alphas = []
+
+    def score(g, e, a):
+        alphas.append(a)
+        return _score_stage(g, e, a)
+
+    st = train_stage(G, D, torch.rand(1, 1, 8, 8), 1, 4, 2, batch_size=2, lr=0.0, eval_every=3, score=score)
+    assert alphas == [0.75, 1.0, 1.0]  # after step 3 (the alpha of step 4), after step 4 (fade over), after step 6
+    assert st.hist.series("covered")[0] == [3.0, 4.0, 6.0]
+    assert list(st.faded) == [1] and st.faded[1].n == 10
+    st0 = train_stage(G, D, torch.rand(1, 1, 8, 8), 0, 0, 2, batch_size=2, lr=0.0, score=score)
+    assert st0.faded == {}  # nothing fades in at stage 0
 
 
 def _score_stage(G, expand, alpha):

@@ -23,6 +23,7 @@ def vgg():
 def test_perceptual_loss_defaults_to_the_course(vgg):
     loss = losses.VGGPerceptualLoss(vgg=vgg)
     assert loss.layer_weights == {"relu3_3": 1.0} and loss.distance is torch.nn.functional.l1_loss
+    assert loss.vgg is vgg and loss.resize is None
 
 
 def test_perceptual_loss_values_and_gradients(vgg):
@@ -110,3 +111,86 @@ def test_gradient_penalty_samples_interpolates_between_real_and_fake():
     gp, _ = losses.gradient_penalty(lambda x: (x * w).flatten(1).sum(1), torch.ones(2, 1, 2, 2), fake_grad)
     gp.backward()
     assert w.grad is not None and fake_grad.grad is None  # penalty trains the critic only
+
+
+class Quadratic(nn.Module):
+    """``D(x) = sum(x^2) / 2`` per sample: a nonlinear critic whose gradient is ``x`` itself, so the penalty
+    sees where the interpolate lies (a linear critic has the same gradient everywhere)."""
+
+    def forward(self, x):
+        return x.pow(2).flatten(1).sum(1) / 2
+
+
+def test_gradient_penalty_is_taken_at_eps_real_plus_one_minus_eps_fake():
+    real, fake = torch.rand(4, 3, 5, 5), -torch.rand(4, 3, 5, 5)
+    gp, norms = losses.gradient_penalty(Quadratic(), real, fake, torch.Generator().manual_seed(3))
+    eps = torch.rand((4, 1, 1, 1), generator=torch.Generator().manual_seed(3))
+    expected = (eps * real + (1 - eps) * fake).flatten(1).norm(dim=1)  # |grad D(x_hat)| = |x_hat|
+    assert torch.allclose(norms, expected, rtol=1e-5)
+    assert float(gp) == pytest.approx(float(((expected - 1) ** 2).mean()), rel=1e-5)
+    assert not norms.requires_grad
+
+
+def test_gan_loss_labels_and_hinge_generator():
+    p = torch.tensor([0.0, 2.0])
+    soft = losses.GANLoss("lsgan", real_label=0.9, fake_label=0.1)
+    assert float(soft(p, True)) == pytest.approx((0.81 + 1.21) / 2)
+    assert float(soft(p, False)) == pytest.approx((0.01 + 3.61) / 2)
+    assert float(losses.GANLoss("hinge")(torch.tensor([-3.0, 0.5]), False, for_discriminator=False)) == 1.25
+    assert float(losses.GANLoss("wgan")(p, True, for_discriminator=False)) == -1.0
+    with pytest.raises(ValueError, match="^Unknown GAN mode 'bce': use one of vanilla, lsgan, wgan, hinge.$"):
+        losses.GANLoss("bce")
+    default = losses.GANLoss()
+    assert default.mode == "vanilla" and (default.real_label, default.fake_label) == (1.0, 0.0)
+    half = torch.tensor([0.0, 2.0], dtype=torch.bfloat16)
+    assert losses.GANLoss("lsgan")(half, True).dtype == torch.float32
+
+
+def test_srloss_terms_weights_and_log():
+    sr, hr = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    hr[..., 0, :] = 0.5  # MSE 0.0625, L1 0.125; TV of hr 0.5 * 4 / 12
+    perc = lambda a, b: (a - b).abs().sum()  # noqa: E731   12 * 0.5 = 6
+    loss = losses.SRLoss(pixel=2.0, perceptual=0.5, tv=3.0, pixel_kind="l1", perceptual_loss=perc)
+    total = float(loss(hr, sr))
+    assert loss.terms == pytest.approx({"l1": 0.125, "perceptual": 6.0, "tv": 0.5 * 4 / 12})
+    assert total == pytest.approx(2 * 0.125 + 0.5 * 6 + 3 * 0.5 * 4 / 12)
+    only_tv = losses.SRLoss(pixel=0.0, tv=1.0)
+    assert float(only_tv(hr, sr)) == pytest.approx(0.5 * 4 / 12) and set(only_tv.terms) == {"tv"}
+    mse = losses.SRLoss()
+    assert float(mse(sr, hr)) == pytest.approx(0.0625) and mse.terms == pytest.approx({"mse": 0.0625})
+    assert mse(sr.bfloat16(), hr.bfloat16()).dtype == torch.float32
+    assert losses.SRLoss(pixel=1.0, perceptual=0.0, perceptual_loss=None).pixel_kind == "mse"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"pixel_kind": "l2"}, "^Unknown pixel loss 'l2': use 'mse' or 'l1'.$"),
+    ({"pixel": -1.0}, r"^Loss weights must be >= 0, got pixel=-1.0, perceptual=0.0, tv=0.0.$"),
+    ({"pixel": 1.0, "tv": -0.5}, r"^Loss weights must be >= 0, got pixel=1.0, perceptual=0.0, tv=-0.5.$"),
+    ({"pixel": 0.0}, "^All loss weights are 0: give at least one term a positive weight.$"),
+    ({"pixel": 0.0, "perceptual": 1.0}, r"^perceptual > 0 needs perceptual_loss=VGGPerceptualLoss\(...\).$"),
+])
+def test_srloss_rejects_bad_weights(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        losses.SRLoss(**kwargs)
+
+
+def test_course_losses_are_mse_perceptual_and_content(monkeypatch, capsys):
+    class LPIPSStub:
+        available, reason = False, "unavailable offline: stub"
+    monkeypatch.setattr(losses.metrics, "LPIPSMetric", LPIPSStub)
+    found, perceptual, distance, lpips_metric = losses.course_losses()
+    assert list(found) == ["MSE", "perceptual", "perceptual + pixel"] and isinstance(lpips_metric, LPIPSStub)
+    mse, perc, content = found.values()
+    assert (mse.pixel, mse.perceptual, mse.tv, mse.pixel_kind) == (1.0, 0.0, 0.0, "mse")
+    assert (perc.pixel, perc.perceptual, perc.tv, perc.perceptual_loss) == (0.0, 1.0, 0.0, perceptual)
+    assert (content.pixel, content.perceptual, content.perceptual_loss) == (10.0, 1.0, perceptual)
+    assert losses.CONTENT_PIXEL_WEIGHT == 10.0  # SRGAN's content loss: VGG plus a small pixel term
+    assert perceptual.layer_weights == {"relu3_3": 1.0} and tuple(perceptual.vgg.layers) == ("relu3_3",)
+    assert tuple(distance.vgg.layers) == losses.metrics.DIST_LAYERS
+    assert capsys.readouterr().out == (
+        f"VGG16 weights in use: {perceptual.vgg.source}\nLPIPS: unavailable offline: stub\n-> the perceptual-vs-MSE "
+        "comparison on LPIPS needs the pretrained weights (online / Colab); here we report "
+        f"{distance.name}, the LPIPS paper's uncalibrated VGG distance on our backbone.\n")
+    LPIPSStub.available = True
+    losses.course_losses()
+    assert capsys.readouterr().out.endswith("\nLPIPS: available\n")

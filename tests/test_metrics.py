@@ -99,7 +99,9 @@ def test_vgg_distance_properties(distance, photos):
 def test_vgg_distance_needs_its_layers():
     from helpers.features import VGGFeatures
 
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ValueError, match=r"^VGGDistance needs an extractor with layers \('relu1_2', 'relu2_2', "
+                                         r"'relu3_3', 'relu4_3', 'relu5_3'\); missing \['relu2_2', 'relu3_3', "
+                                         r"'relu4_3', 'relu5_3'\].$"):
         metrics.VGGDistance(VGGFeatures(("relu1_2",), source="random"))
 
 
@@ -201,3 +203,99 @@ def test_lpips_vgg_is_not_computed_from_another_vgg_file(no_network, tmp_path, m
     monkeypatch.setenv("SRGAN_VGG_WEIGHTS", str(other))  # a VGG16, but not torchvision's ImageNet file
     m = metrics.LPIPSMetric("vgg")
     assert not m.available and m.label == "unavailable offline"
+
+
+# ------------------------------------------------------------------ exact behaviour (mutation testing, issue 19)
+def test_inputs_are_clamped_to_0_1_before_comparing():
+    hr = torch.full((1, 3, 8, 8), 1.0)
+    assert math.isinf(float(metrics.psnr(torch.full_like(hr, 1.5), hr)))  # 1.5 counts as 1
+    assert math.isinf(float(metrics.psnr(hr, torch.full_like(hr, 1.5))))
+    zero = torch.zeros(1, 3, 8, 8)
+    assert math.isinf(float(metrics.psnr(torch.full_like(zero, -0.5), zero)))
+    assert math.isinf(float(metrics.psnr(zero, torch.full_like(zero, -0.5))))
+    assert torch.allclose(metrics.mse(torch.full_like(zero, 0.5), torch.full_like(zero, -3.0)), torch.tensor([0.25]))
+
+
+def test_defaults_are_no_border_and_rgb():
+    hr = torch.zeros(1, 3, 12, 12)
+    edge = hr.clone()
+    edge[..., 0, 0] = 1  # only a corner pixel differs: counted without a border crop
+    assert float(metrics.mse(edge, hr)) == pytest.approx(1 / 144)
+    chroma = hr.clone()
+    chroma[:, 0], chroma[:, 2] = 0.1, -0.0  # red error only: RGB MSE 0.01 / 3, luma 0.1 * 65.481 / 255
+    assert float(metrics.mse(chroma, hr)) == pytest.approx(0.01 / 3)
+    assert float(metrics.mse(chroma, hr, y_channel=True)) == pytest.approx((0.1 * 65.481 / 255) ** 2, rel=1e-5)
+    x = torch.rand(1, 3, 11, 11)
+    assert metrics.ssim(x, x).item() == pytest.approx(1.0)  # 11x11 is enough: no border crop by default
+
+
+def test_too_small_checks_read_height_and_width():
+    for shape in ((1, 3, 4, 20), (1, 3, 20, 4)):
+        with pytest.raises(ValueError, match=r"^Image \(\d+, \d+\) is too small for a border crop of 2.$"):
+            metrics.mse(torch.zeros(shape), torch.zeros(shape), crop_border=2)
+    assert metrics.mse(torch.zeros(1, 3, 5, 5), torch.ones(1, 3, 5, 5), crop_border=2).item() == 1.0  # 1x1 left
+    for shape in ((1, 3, 10, 30), (1, 3, 30, 10)):
+        with pytest.raises(ValueError, match=r"^SSIM needs images of at least 11x11 after the border crop, got "
+                                             r"\(\d+, \d+\).$"):
+            metrics.ssim(torch.zeros(shape), torch.zeros(shape))
+    x = torch.rand(1, 3, 13, 13)
+    assert metrics.ssim(x, x, crop_border=1).item() == pytest.approx(1.0)  # 11x11 after the crop
+
+
+def test_shape_errors_say_what_is_wrong():
+    with pytest.raises(ValueError, match=r"^Shapes differ: \(1, 3, 8, 8\) vs \(1, 3, 8, 9\); compare images of the "
+                                         r"same size.$"):
+        metrics.mse(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 9))
+    with pytest.raises(ValueError, match=r"^Expected \(B, C, H, W\) images, got \(3, 8, 8\).$"):
+        metrics.mse(torch.zeros(3, 8, 8), torch.zeros(3, 8, 8))
+
+
+def test_ssim_of_known_constant_images():
+    # constant images: SSIM = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1), with C1 = 0.01^2 (the C2 part is 1)
+    a, b = torch.full((1, 1, 11, 11), 0.01), torch.full((1, 1, 11, 11), 0.03)
+    c1 = 0.01**2
+    assert metrics.ssim(a, b).item() == pytest.approx((2 * 0.01 * 0.03 + c1) / (0.01**2 + 0.03**2 + c1), rel=1e-4)
+    # zero-mean images: the luminance part is 1, SSIM = (2 cov + C2) / (var_x + var_y + C2), C2 = 0.03^2
+    x = torch.rand(1, 1, 11, 11) * 0.2
+    w = metrics._gaussian_window()
+    assert w.shape == (11, 11) and float(w.sum()) == pytest.approx(1.0) and w.argmax().item() == 60
+    g = torch.exp(-((torch.arange(11.0) - 5) ** 2) / (2 * 1.5**2))
+    assert torch.allclose(w, torch.outer(g, g) / g.sum() ** 2)
+    mu = (w * x[0, 0]).sum()
+    var = (w * x[0, 0] ** 2).sum() - mu**2
+    c2 = 0.03**2
+    y = 0.5 - x  # same variance, covariance -var, means mu and 0.5 - mu
+    num = (2 * mu * (0.5 - mu) + c1) * (-2 * var + c2)
+    den = (mu**2 + (0.5 - mu) ** 2 + c1) * (2 * var + c2)
+    assert metrics.ssim(x, y).item() == pytest.approx(float(num / den), rel=1e-4)
+
+
+def test_unit_normalise_of_small_features():
+    f = torch.tensor([3e-6, 4e-6]).view(1, 2, 1, 1)
+    assert torch.allclose(metrics.unit_normalise(f).flatten(), torch.tensor([0.6, 0.8]), atol=1e-5)
+    assert torch.equal(metrics.unit_normalise(torch.zeros(1, 2, 1, 1)), torch.zeros(1, 2, 1, 1))
+
+
+def test_vgg_distance_is_the_lpips_papers_formula(distance):
+    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    fx, fy = distance.vgg(x), distance.vgg(y)
+    per_layer = []
+    for layer in ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"):
+        a = fx[layer] / fx[layer].norm(dim=1, keepdim=True)
+        b = fy[layer] / fy[layer].norm(dim=1, keepdim=True)
+        per_layer.append((a - b).pow(2).sum(dim=1).mean(dim=(1, 2)))
+    assert torch.allclose(distance(x, y), torch.stack(per_layer).mean(0), rtol=1e-4)
+    row = metrics.sr_metrics(x, y, 4, distance=distance)
+    assert list(row) == ["PSNR-Y", "SSIM-Y", "PSNR-RGB", "VGG-dist (hed)"]
+    assert row["VGG-dist (hed)"] == pytest.approx(float(distance(x, y).mean()), rel=1e-5)
+
+
+def test_sr_metrics_use_the_scale_as_border_and_y_for_the_y_columns():
+    hr = torch.rand(2, 3, 24, 24)
+    sr = degrade.add_gaussian_noise(hr, 0.05, torch.Generator().manual_seed(0))
+    sr[..., :3, :] = 1 - hr[..., :3, :]  # a wrong border of 3 rows: cropped at scale 3
+    row = metrics.sr_metrics(sr, hr, 3)
+    assert row["PSNR-Y"] == pytest.approx(float(metrics.psnr(sr, hr, 3, y_channel=True).mean()), rel=1e-6)
+    assert row["SSIM-Y"] == pytest.approx(float(metrics.ssim(sr, hr, 3, y_channel=True).mean()), rel=1e-6)
+    assert row["PSNR-RGB"] == pytest.approx(float(metrics.psnr(sr, hr, 3).mean()), rel=1e-6)
+    assert row["PSNR-RGB"] != pytest.approx(float(metrics.psnr(sr, hr, 2).mean()), rel=1e-3)

@@ -16,7 +16,8 @@ RUN_NUMBER = re.compile(rf"(?<![\w.^{{])\d+\.\d+(?![\w.])|(?<![\w.])\d[\d,]*(?:\
 #: Constants allowed in each notebook's markdown (hyperparameters, cited paper values), with why.
 ALLOWED_NUMBERS: dict[str, set[str]] = {
     "01": set(),
-    "02": set(),
+    "02": {"0.1",  # BatchNorm's default momentum (the course's)
+           "90 %"},  # the 10-90 % rise width's definition
     "03": set(),
     "04": {"0.01",  # the course's adversarial weight and LeakyReLU slope
            "0.5", "0.9"},  # Adam betas of the WGAN-GP paper
@@ -24,7 +25,8 @@ ALLOWED_NUMBERS: dict[str, set[str]] = {
            "0.5", "0.2", "0.02", "0.9", "1.0"},  # confidence threshold, LeakyReLU slope, init std, labels
     "06": {"0.2", "0.5", "0.999",  # LeakyReLU slope, dropout, Adam betas (the paper)
            "3.3",  # Isola et al. section number
-           "54.4"},  # unet_256's parameter count in millions (the reference code)
+           "54.4",  # unet_256's parameter count in millions (the reference code)
+           "1 %"},  # the texture distance's floor (a fraction of the truth's power)
     "07": {"0.5", "0.85", "0.75", "1.8"},  # the grading's tone-curve constants; 0.5 also λ_id / λ_cyc and Adam β₁
     "08": {"0.6", "1.6", "0.01", "0.04",  # ranges of the real-world degradation (blur σ, noise σ)
            "1.0", "0.02",  # the guessed degradation's fixed blur and noise

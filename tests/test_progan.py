@@ -13,8 +13,10 @@ from helpers.models.progan import (
     Generator,
     PixelNorm,
     fade_alpha,
+    forward_macs,
     minibatch_stddev,
     stage_reals,
+    step_macs,
 )
 
 
@@ -212,3 +214,38 @@ def test_stage_reals():
     assert torch.allclose(stage_reals(hand, 0), torch.full((1, 1, 4, 4), 3.0))
     with pytest.raises(ValueError, match="Cannot pool"):
         stage_reals(torch.randn(1, 1, 12, 12), 2)
+
+
+# --------------------------------------------------------------------------- compute per step
+
+
+def test_forward_macs_counts_convolutions_and_linear_layers_by_hand():
+    conv = EqualizedConv2d(2, 3, 3, padding=1)
+    assert forward_macs(conv, torch.zeros(2, 2, 5, 5)) == 2 * 3 * 9 * 25  # per sample, whatever the batch
+    assert forward_macs(conv, torch.zeros(7, 2, 5, 5)) == 2 * 3 * 9 * 25
+    assert forward_macs(EqualizedLinear(4, 5), torch.zeros(2, 4)) == 20
+    assert forward_macs(nn.Conv2d(2, 3, 3, padding=1), torch.zeros(2, 2, 5, 5)) == 2 * 3 * 9 * 25
+    assert forward_macs(nn.Sequential(nn.Linear(4, 5), nn.LeakyReLU(0.2), PixelNorm()), torch.zeros(2, 4)) == 20
+    assert not conv._forward_hooks  # the hooks are removed again
+
+
+def test_forward_macs_of_the_stages(nets):
+    g, d = nets
+    z = torch.zeros(2, 8)
+    block0 = 8 * 8 * 16 * 16 + 8 * 8 * 9 * 16  # 4x4 kernel on the 1x1 code (4x4 out, padding 3), then 3x3 at 4x4
+    assert forward_macs(g, z, 0) == block0 + 8 * 16  # + to_rgb at 4x4
+    stage1 = block0 + 8 * 6 * 9 * 64 + 6 * 6 * 9 * 64 + 6 * 64
+    assert forward_macs(g, z, 1) == stage1
+    assert forward_macs(g, z, 1, 0.5) == stage1 + 8 * 64  # fading in: the old to_rgb on the upsampled features
+    critic0 = 8 * 16 + 9 * 8 * 9 * 16 + 8 * 8 * 16 + 8  # from_rgb, 3x3 on 8 + std channel, 4x4 to 1x1, linear
+    assert forward_macs(d, torch.zeros(2, 1, 4, 4), 0) == critic0
+
+
+def test_step_macs_is_two_generator_and_four_critic_passes_with_backward(nets):
+    g, d = nets
+    for s, alpha in ((0, -1), (1, 0.5), (2, -1)):
+        size = 4 * 2**s
+        gm, dm = forward_macs(g, torch.zeros(2, 8), s, alpha), forward_macs(d, torch.zeros(2, 1, size, size), s, alpha)
+        assert step_macs(g, d, s, alpha, batch_size=5) == 3 * 5 * (2 * gm + 4 * dm)
+    assert step_macs(g, d, 0, batch_size=2) == 3 * 2 * (2 * 25728 + 4 * 11528)
+    assert step_macs(g, d, 0) < step_macs(g, d, 1) < step_macs(g, d, 2)

@@ -136,6 +136,11 @@ def test_every_reference_model_reproduces_its_recorded_metrics():
             assert got[image]["PSNR-Y"] == pytest.approx(row["PSNR-Y"], abs=0.02), (path.name, image)
 
 
+def test_the_readme_table_is_the_committed_models_meta():
+    assert R.table() in (R.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert R.table().count("\n") == len(REFERENCE_FILES) + 1
+
+
 def test_upscale_cli_loads_a_reference_model(tmp_path):
     for path in REFERENCE_FILES[:1]:
         from helpers.data import save_image

@@ -10,14 +10,14 @@ import torch.nn.functional as F
 
 from helpers import metrics
 from helpers.evaluation import (
-    base_psnr_ladder,
+    batchnorm_check,
     bicubic_baseline,
     evaluate,
     per_image_scores,
     results_table,
 )
 from helpers.inference import SAVED_UPSCALERS, Checkpoint, load_upscaler, save_upscalers, super_resolve
-from helpers.losses import SRLoss, course_losses
+from helpers.losses import CONTENT_PIXEL_WEIGHT, SRLoss, course_losses
 from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x
 from helpers.playground import FineTunePlayground
@@ -245,7 +245,7 @@ def test_plot_psnr_per_cpu_second_plots_psnr_against_cpu_time():
     plt.close(fig)
 
 
-def test_results_table_and_ladder():
+def test_results_table():
     crops = Crops()
     bic_row, bic = bicubic_baseline(crops.lr, crops.hr, 2)
     hist = two_histories()
@@ -260,12 +260,6 @@ def test_results_table_and_ladder():
     assert torch.allclose(images["b"], (F.interpolate(crops.lr, scale_factor=2, mode="bicubic") + 0.1).clamp(0, 1),
                           atol=1e-2)
     assert results["b"]["PSNR-Y"] < results["a"]["PSNR-Y"]
-    results["course MSE"], results["PixelShuffle MSE"] = results["b"], results["a"]
-    ladder = base_psnr_ladder(crops.lr, crops.hr, 2, results, hist["a"])
-    bilinear = F.interpolate(crops.lr, scale_factor=2, mode="bilinear", align_corners=True).clamp(0, 1)
-    assert list(ladder.values()) == [bic_row["PSNR-Y"], float(metrics.psnr(bilinear, crops.hr, 2, True).mean()),
-                                     20.0, results["b"]["PSNR-Y"], results["a"]["PSNR-Y"]]
-    assert list(ladder)[2] == "course MSE before training"
 
 
 def test_sr_grid_adds_hr_and_psnr_captions():
@@ -303,7 +297,8 @@ def test_fine_tune_playground_trains_a_copy_and_continues_the_history(capsys):
     assert play({"pixel": 0.0, "perceptual": 0.0, "TV": 0.0}, 1) is None
     assert play.history.last("step") == 10 and len(play.table()) == 2  # failed presses add no row
     panel = play.panel(steps=3, max_steps=7)
-    assert panel.values() == {"pixel": 0.05, "perceptual": 1.0, "TV": 0.0} and panel.callback is play
+    assert panel.values() == pytest.approx({"pixel": CONTENT_PIXEL_WEIGHT, "perceptual": 1.0, "TV": 0.0})
+    assert panel.callback is play
     plt.close("all")
 
 
@@ -311,9 +306,12 @@ def test_course_losses_mse_and_perceptual(capsys):
     losses, perceptual, distance, lpips_metric = course_losses()
     out = capsys.readouterr().out
     assert f"VGG16 weights in use: {perceptual.vgg.source}" in out and "LPIPS:" in out
-    assert set(losses) == {"MSE", "perceptual"}
+    assert set(losses) == {"MSE", "perceptual", "perceptual + pixel"}
     assert (losses["MSE"].pixel, losses["MSE"].perceptual, losses["MSE"].pixel_kind) == (1.0, 0.0, "mse")
     assert (losses["perceptual"].pixel, losses["perceptual"].perceptual) == (0.0, 1.0)
+    both = losses["perceptual + pixel"]
+    assert (both.pixel, both.perceptual, both.pixel_kind, both.tv) == (CONTENT_PIXEL_WEIGHT, 1.0, "mse", 0.0)
+    assert both.perceptual_loss is perceptual and 0 < CONTENT_PIXEL_WEIGHT
     assert losses["perceptual"].perceptual_loss is perceptual and perceptual.layer_weights == {"relu3_3": 1.0}
     assert isinstance(distance, metrics.VGGDistance) and isinstance(lpips_metric, metrics.LPIPSMetric)
 
@@ -321,7 +319,8 @@ def test_course_losses_mse_and_perceptual(capsys):
 def test_save_upscalers_writes_self_describing_checkpoints(tmp_path, capsys):
     torch.manual_seed(0)
     models = {"course perceptual": Upscale2x(), "course MSE": Upscale2x(),
-              "PixelShuffle MSE": PixelShuffleUpscaler(scale=2)}
+              "PixelShuffle MSE": PixelShuffleUpscaler(scale=2),
+              "PixelShuffle perceptual": PixelShuffleUpscaler(scale=2)}
     histories = {}
     for i, name in enumerate(models):
         histories[name] = History()
@@ -329,14 +328,15 @@ def test_save_upscalers_writes_self_describing_checkpoints(tmp_path, capsys):
     results = {name: {"PSNR-Y": 30.0 + i} for i, name in enumerate(models)}
     saved = save_upscalers(tmp_path, 2, models, histories, results, "hed", profile="smoke", seed=3)
     assert saved == {"perceptual": "upscale2x_perceptual.pt", "mse": "upscale2x_mse.pt",
-                     "pixelshuffle_mse": "upscale2x_pixelshuffle_mse.pt"}
+                     "pixelshuffle_mse": "upscale2x_pixelshuffle_mse.pt",
+                     "pixelshuffle_perceptual": "upscale2x_pixelshuffle_perceptual.pt"}
     lr = torch.rand(1, 3, 8, 8)
     for key, (name, _, weights) in SAVED_UPSCALERS.items():
         lm = load_upscaler(tmp_path / saved[key])
         model, meta = lm.model, lm.meta
         assert meta["steps"] == histories[name].last("step") and meta["loss_weights"] == weights
         assert meta["scale"] == 2 and meta["profile"] == "smoke" and meta["seed"] == 3
-        assert meta["vgg_source"] == ("hed" if key == "perceptual" else "not used")
+        assert meta["vgg_source"] == ("hed" if key.endswith("perceptual") else "not used")
         with torch.no_grad():
             assert torch.allclose(model(lr), models[name].eval()(lr), atol=1e-6)
     assert load_upscaler(tmp_path / saved["mse"]).meta["architecture"] == "Upscale2x"
@@ -392,20 +392,75 @@ def test_per_image_scores_are_the_table_values_per_image():
 
 
 def test_upscaler_claims_pair_the_right_methods_per_crop():
-    from helpers.evaluation import upscaler_claims
+    from helpers.evaluation import CLAIM_METHODS, upscaler_claims
 
-    scores = {"bicubic": {"PSNR-Y": [30.0, 28.0], "VGG-dist": [0.30, 0.20]},
-              "course MSE": {"PSNR-Y": [29.0, 27.0], "VGG-dist": [0.25, 0.15]},
-              "course perceptual": {"PSNR-Y": [28.0, 26.5], "VGG-dist": [0.20, 0.10]},
-              "PixelShuffle MSE": {"PSNR-Y": [31.0, 29.5], "VGG-dist": [0.28, 0.18]}}
-    got = {c.name: c for c in upscaler_claims(scores, 4, 60, 2000, 1400.4, "VGG-dist")}
-    assert [c.kind for c in got.values()] == ["headline", "headline", "observation", "observation", "observation"]
+    def row(psnr, dist, swd, rise, hf, cb=1.0):
+        return {"PSNR-Y": psnr, "VGG-dist": dist, "SWD": swd, "rise width (px)": rise, "HF ratio": hf,
+                "checkerboard": [cb, cb]}
+
+    scores = {"bicubic": row([30.0, 28.0], [0.30, 0.20], [90, 80], [3.0, 2.5], [0.2, 0.3]),
+              "course MSE before training": row([28.0, 26.0], [0.3, 0.2], [99, 98], [3.0, 3.0], [0.1, 0.1]),
+              "course MSE at equal MACs": row([29.0, 27.0], [0.25, 0.15], [80, 70], [2.8, 2.4], [0.3, 0.3]),
+              "course MSE": row([29.0, 27.0], [0.25, 0.15], [80, 70], [2.8, 2.4], [0.3, 0.3]),
+              "course perceptual": row([28.0, 26.5], [0.20, 0.10], [60, 55], [2.0, 2.0], [0.8, 0.9]),
+              "PixelShuffle MSE": row([31.0, 29.5], [0.28, 0.18], [70, 60], [2.6, 2.2], [0.4, 0.5]),
+              "PixelShuffle perceptual": row([30.0, 29.0], [0.2, 0.1], [40, 35], [2.0, 1.9], [0.9, 1.3], 1.2),
+              "PixelShuffle MSE + noise": row([28.0, 27.0], [0.3, 0.2], [50, 45], [2.6, 2.3], [1.0, 1.0])}
+    got = {c.name: c for c in upscaler_claims(scores, 4, 100, 60, 2000, 1400.4, "VGG-dist")}
+    kinds = [c.kind for c in got.values()]
+    headline = ["pixelshuffle_mse_beats_bicubic", "efficient_beats_course_at_equal_macs",
+                "mse_beats_perceptual_on_psnr", "course_model_passes_its_start"]
+    assert [c.name for c in got.values() if c.kind == "headline"] == headline and len(kinds) == 13
     beat = got["pixelshuffle_mse_beats_bicubic"]
     assert (beat.value, beat.control_value, beat.margin, beat.n) == (30.25, 29.0, 1.25, 2)
     assert got["efficient_beats_course_at_equal_macs"].margin == pytest.approx(2.25)
+    assert got["efficient_beats_course_at_equal_macs"].control == "course MSE at equal MACs"
     assert "1400 GMACs: 2000 vs 60 steps" in got["efficient_beats_course_at_equal_macs"].basis
     assert "Upscale4x" in got["efficient_beats_course_at_equal_macs"].statement
+    assert got["mse_beats_perceptual_on_psnr"].margin == pytest.approx(0.75)
+    swd = got["perceptual_beats_mse_on_swd"]
+    assert not swd.higher_is_better and swd.margin == pytest.approx(27.5) and swd.control == "PixelShuffle MSE"
+    noise = got["perceptual_beats_noise_matched_on_swd"]
+    assert noise.control == "PixelShuffle MSE + noise" and noise.margin == pytest.approx(10.0)
+    assert got["perceptual_is_sharper"].margin == pytest.approx(0.45)
+    start = got["course_model_passes_its_start"]
+    assert start.control == "course MSE before training" and start.margin == pytest.approx(1.0)
+    hf = got["perceptual_hf_ratio_nearer_1"]   # |1 - ratio|: 0.1, 0.3 against 0.6, 0.5
+    assert hf.value == pytest.approx(0.2) and hf.control_value == pytest.approx(0.55)
+    assert got["perceptual_no_more_checkerboard"].margin == pytest.approx(-0.2)
     assert got["course_mse_beats_perceptual_on_psnr"].margin == pytest.approx(0.75)
     vgg = got["course_perceptual_beats_mse_on_vgg_dist"]
     assert not vgg.higher_is_better and vgg.margin == pytest.approx(0.05) and vgg.measure == "VGG-dist"
     assert got["course_mse_beats_bicubic"].verdict == "fails"
+    del scores["PixelShuffle MSE + noise"]
+    with pytest.raises(ValueError, match=r"PixelShuffle MSE \+ noise"):
+        upscaler_claims(scores, 4, 100, 60, 2000, 1400.4, "VGG-dist")
+    assert len(CLAIM_METHODS) == 8
+
+
+def test_per_image_scores_add_the_perception_measures():
+    hr = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))  # white: power in every band
+    bic = F.interpolate(F.avg_pool2d(hr, 2), scale_factor=2, mode="bicubic").clamp(0, 1)
+    scores = per_image_scores({"bicubic": bic, "HR": hr}, hr, 2, perception_measures=True)
+    assert {"HF ratio", "SWD", "checkerboard", "rise width (px)"} <= set(scores["bicubic"])
+    assert scores["HR"]["SWD"] == pytest.approx([0.0, 0.0]) and scores["HR"]["HF ratio"] == pytest.approx([1.0, 1.0])
+    assert all(r < 1 for r in scores["bicubic"]["HF ratio"])  # bicubic lacks the high band
+
+
+def test_batchnorm_check_scores_both_modes_without_touching_the_running_averages():
+    crops = Crops()
+    torch.manual_seed(0)
+    model = Upscale2x()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rows = batchnorm_check(model, crops.lr, crops.hr, 2)
+    assert set(rows) == {"running averages (eval)", "batch statistics (train)"}
+    assert all(set(r) == {"PSNR-Y", "mean error R", "mean error G", "mean error B"} for r in rows.values())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # a copy was scored
+    assert rows["running averages (eval)"]["PSNR-Y"] != pytest.approx(rows["batch statistics (train)"]["PSNR-Y"])
+    nn.init.zeros_(model.model[-1].weight)
+    nn.init.zeros_(model.model[-1].bias)   # the untrained model is its bilinear base in both modes
+    rows = batchnorm_check(model, crops.lr, crops.hr, 2)
+    assert rows["running averages (eval)"] == pytest.approx(rows["batch statistics (train)"])
+    base = F.interpolate(crops.lr, scale_factor=2, mode="bilinear", align_corners=True).clamp(0, 1)
+    want = (base - crops.hr).mean(dim=(0, 2, 3))
+    assert [rows["running averages (eval)"][f"mean error {c}"] for c in "RGB"] == pytest.approx(want.tolist(), abs=1e-6)

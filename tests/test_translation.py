@@ -97,6 +97,24 @@ def test_pix2pix_discriminator_sees_input_output_pairs_on_the_channels():
     assert sum(torch.allclose(s, fake_pair) for s in D.seen) == 2
 
 
+def test_pix2pix_discriminator_sees_the_condition_not_the_noise_when_given():
+    g = torch.Generator().manual_seed(1)
+    labels, noise = torch.rand(2, 1, 4, 4, generator=g), torch.randn(2, 1, 4, 4, generator=g)
+    G = conv1x1([[0.5, 0.2], [-0.3, 0.1], [0.2, -0.4]])  # labels + noise (2 channels) -> 3
+    D = Recorder(conv1x1([[0.4, -0.7, 0.3, 0.9]], [0.05]))  # sees labels + photo only
+    _, y = pix2pix_data()
+    x = torch.cat([labels, noise], 1)
+    with torch.no_grad():
+        fake = G(x)
+    losses = pix2pix_step(G, D, torch.optim.SGD(G.parameters(), lr=0.0), torch.optim.SGD(D.parameters(), lr=0.0),
+                          x, y, lambda_l1=1.0, lambda_gan=1.0, use_amp=False, cond=labels)
+    assert [torch.allclose(s, p) for s, p in zip(D.seen, (torch.cat([labels, fake], 1),
+                                                          torch.cat([labels, y], 1),
+                                                          torch.cat([labels, fake], 1)))] == [True] * 3
+    d_fake = D.net(torch.cat([labels, fake], 1))
+    assert float(losses["G_GAN"]) == pytest.approx(float(BCE(d_fake, torch.ones_like(d_fake))), abs=1e-6)
+
+
 def test_pix2pix_generator_descends_its_loss_and_d_is_frozen_during_g_step():
     G, D = pix2pix_nets()
     x, y = pix2pix_data()

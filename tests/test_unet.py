@@ -84,3 +84,33 @@ def test_bad_input_gets_clear_errors():
         UnetGenerator(3, 3, num_downs=5, ngf=2)(torch.zeros(1, 3, 48, 40))
     with pytest.raises(ValueError, match="norm"):
         UnetGenerator(3, 3, num_downs=5, ngf=2, norm="group")
+
+
+def test_resize_upsampling_replaces_every_transposed_convolution():
+    torch.manual_seed(0)
+    g = UnetGenerator(5, 3, num_downs=5, ngf=4, norm="instance", upsample="resize")
+    assert _convs(g, nn.ConvTranspose2d) == []
+    ups = [m for m in g.modules() if isinstance(m, nn.Upsample)]
+    assert len(ups) == 5 and {(u.scale_factor, u.mode) for u in ups} == {(2.0, "bilinear")}
+    assert sum(1 for m in _convs(g, nn.Conv2d) if m.kernel_size == (3, 3)) == 5
+    y = g(torch.randn(2, 5, 32, 32))
+    assert y.shape == (2, 3, 32, 32) and y.abs().max() <= 1
+    assert len(_convs(UnetGenerator(5, 3, num_downs=5, ngf=4), nn.ConvTranspose2d)) == 5  # the paper's default
+
+
+def test_resize_upsampling_of_a_constant_has_no_periodic_pattern():
+    # bilinear 2x of a constant map is constant: nothing for the following 3x3 convolution to turn into a checkerboard
+    from helpers.models.unet import up_layer
+
+    up = up_layer("resize", 1, 1, bias=False)
+    with torch.no_grad():
+        up[1].weight.fill_(1.0)
+    y = up(torch.ones(1, 1, 8, 8))[..., 1:-1, 1:-1]
+    assert torch.allclose(y, torch.full_like(y, 9.0))
+    tr = up_layer("transpose", 1, 1, bias=False)
+    with torch.no_grad():
+        tr.weight.fill_(1.0)
+    inner = tr(torch.ones(1, 1, 8, 8))[..., 2:-2, 2:-2]
+    assert inner.std() == 0  # 4x4 kernel, stride 2: even overlap inside, uneven only at the border
+    with pytest.raises(ValueError, match="resize"):
+        up_layer("pixelshuffle", 1, 1, bias=True)

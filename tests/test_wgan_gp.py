@@ -190,3 +190,30 @@ def test_critic_step_separates_real_from_fake():
     with torch.no_grad():
         gap = float(trainer.c(hr).mean() - trainer.c(trainer.g(lr)).mean())
     assert gap > gap0 and float(logs["wasserstein"].detach()) < 0
+
+
+def test_trainer_gives_the_critic_its_own_learning_rate():
+    trainer = _tiny_trainer(n_critic=1, lr=1e-3)
+    assert [g["lr"] for g in trainer.opt_g.param_groups] == [1e-3]
+    assert [g["lr"] for g in trainer.opt_c.param_groups] == [1e-3]  # default: the generator's
+    crops = iter([(torch.rand(2, 3, 4, 4), torch.rand(2, 3, 8, 8))])
+    two = UpscaleTrainer(trainer.g, trainer.c, trainer.g_loss, trainer.c_loss, crops, lr=1e-3, critic_lr=4e-3)
+    assert [g["lr"] for g in two.opt_g.param_groups] == [1e-3]
+    assert [g["lr"] for g in two.opt_c.param_groups] == [4e-3]
+
+
+def test_icnr_starts_the_subpixel_convolution_as_nearest_neighbour_upsampling():
+    from helpers.models.upscalers import icnr_
+
+    scale, conv = 3, nn.Conv2d(5, 2 * 9, 3, padding=1)
+    torch.manual_seed(0)
+    assert icnr_(conv.weight, scale) is conv.weight
+    nn.init.zeros_(conv.bias)
+    x = torch.rand(2, 5, 6, 7)
+    y = nn.PixelShuffle(scale)(conv(x))
+    nearest = F.interpolate(y[..., ::scale, ::scale], scale_factor=scale, mode="nearest")
+    assert torch.allclose(y, nearest, atol=1e-6)  # every scale x scale block is constant: no checkerboard
+    assert not torch.allclose(conv.weight[0], conv.weight[9])  # the two output channels have their own kernels
+    assert float(conv.weight.std()) > 0.01  # a real initialisation, not zeros
+    with pytest.raises(ValueError, match="multiple of scale"):
+        icnr_(nn.Conv2d(5, 10, 3).weight, scale)

@@ -208,3 +208,46 @@ def stage_reals(x: torch.Tensor, expand: int, alpha: float = -1) -> torch.Tensor
         coarse = F.interpolate(F.avg_pool2d(out, 2), scale_factor=2, mode="nearest")
         out = (1 - alpha) * coarse + alpha * out
     return out
+
+
+def forward_macs(model: nn.Module, *args, **kwargs) -> int:
+    """Multiply-accumulates of one forward pass ``model(*args, **kwargs)`` per sample, counted with forward hooks
+    on every layer with a weight of its own: a 4-D weight is a convolution (``C_in * C_out * k * k`` per output
+    pixel: :class:`EqualizedConv2d`, ``nn.Conv2d``), a 2-D one a linear layer (``in * out``: :class:`EqualizedLinear`,
+    ``nn.Linear``), so copies of these classes (a notebook's) count too. The batch in ``args`` must have at least
+    2 samples (the critic's minibatch std needs them) and does not change the result. Additions, norms and
+    activations are not counted."""
+    total, hooks = 0, []
+
+    def hook(module: nn.Module, inp: tuple, outp: torch.Tensor) -> None:
+        nonlocal total
+        total += module.weight.numel() * (outp.shape[-1] * outp.shape[-2] if outp.ndim == 4 else 1)
+
+    for m in model.modules():
+        weight = getattr(m, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.ndim in (2, 4) and not any(m.children()):
+            hooks.append(m.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(*args, **kwargs)
+    finally:
+        for h in hooks:
+            h.remove()
+    return total
+
+
+def step_macs(G: Generator, D: Discriminator, expand: int, alpha: float = -1, batch_size: int = 32) -> int:
+    """Multiply-accumulates of one training step (:func:`helpers.gan_training.progan_step`) at stage ``expand``.
+
+    Forward passes per step: the generator twice (the critic's fakes, the generator step's fakes), the critic
+    four times (real, fake, the gradient penalty's interpolates, the generator step), each followed by a backward
+    pass counted as twice its forward (the usual rule), so ``3 * batch_size * (2 * G + 4 * D)`` with ``G`` and
+    ``D`` the per-sample :func:`forward_macs` at this stage and ``alpha`` (``0 <= alpha < 1`` adds the old
+    path's ``to_rgb`` / ``from_rgb``). The rule is the same at every stage, so the ratio between stages, which
+    is what an equal-compute comparison needs, rests on the exact layer counts.
+    """
+    device = next(G.parameters()).device
+    g = forward_macs(G, torch.zeros(2, G.code_dim, device=device), expand, alpha)
+    size = 4 * 2**expand
+    d = forward_macs(D, torch.zeros(2, 1, size, size, device=device), expand, alpha)
+    return 3 * batch_size * (2 * g + 4 * d)

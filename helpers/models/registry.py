@@ -1,13 +1,16 @@
-"""Every upscaler architecture a checkpoint may name, by class name (what checkpoints store in their meta).
+"""Every architecture a checkpoint may name, by class name (what checkpoints store in their meta): the upscalers
+(:data:`ARCHITECTURES`) and the unconditional GAN generators (:data:`GENERATORS`).
 
 The model modules do not import this one, so there is no import cycle: ``registry`` imports ``upscalers``,
-``wgan`` and ``srrescycgan``, and nothing in ``helpers.models`` imports ``registry`` back.
+``wgan``, ``srrescycgan``, ``dcgan`` and ``progan``, and nothing in ``helpers.models`` imports ``registry`` back.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
+from .dcgan import DCGenerator, FCGenerator
+from .progan import Generator as ProGANGenerator
 from .srrescycgan import SRResDNet
 from .upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x
 from .wgan import Generator
@@ -25,6 +28,22 @@ def build_upscaler(name: str, **kwargs) -> nn.Module:
     if name not in ARCHITECTURES:
         raise ValueError(f"Unknown upscaler {name!r}: use one of {', '.join(ARCHITECTURES)}.")
     return ARCHITECTURES[name](**kwargs)
+
+
+#: class name in a generator checkpoint's meta -> constructor: unconditional generators from a latent code
+#: ``(B, latent)`` to images. Notebook 05's fully connected GAN and DCGAN, notebook 10's progressive generator.
+GENERATORS: dict[str, type[nn.Module]] = {
+    "FCGenerator": FCGenerator, "DCGenerator": DCGenerator, "ProGANGenerator": ProGANGenerator,
+}
+#: The generators whose ``forward`` takes a stage (``expand``): a checkpoint of one names its stage.
+STAGED_GENERATORS = ("ProGANGenerator",)
+
+
+def build_generator(name: str, **kwargs) -> nn.Module:
+    """An unconditional generator from its class name and constructor arguments; ``ValueError`` otherwise."""
+    if name not in GENERATORS:
+        raise ValueError(f"Unknown generator {name!r}: use one of {', '.join(GENERATORS)}.")
+    return GENERATORS[name](**kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -9,6 +9,8 @@ All models map an LR batch ``(B, 3, h, w)`` in ``[0, 1]`` to ``(B, 3, scale * h,
 * :class:`PixelShuffleUpscaler`: the efficient design (ESPCN, Shi et al. 2016; SRResNet, Ledig et al. 2017):
   every convolution runs at LR size, a sub-pixel convolution (``PixelShuffle``) makes the HR image at the end,
   and the network only predicts a residual on top of a bicubic upsample.
+* :func:`icnr_`: ICNR initialisation of a sub-pixel convolution (Aitken et al. 2017), for tails that do not start
+  at zero; notebook 04 measures the checkerboard score it is meant to keep low.
 """
 from __future__ import annotations
 
@@ -80,6 +82,25 @@ class Upscale4x(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         up = self.upsample(x)
         return up + self.model(up)
+
+
+def icnr_(weight: torch.Tensor, scale: int, init=nn.init.kaiming_normal_) -> torch.Tensor:
+    """ICNR initialisation (Aitken et al. 2017) of a sub-pixel convolution's weight, in place.
+
+    ``weight``: ``(C * scale**2, C_in, k, k)``, the convolution before ``PixelShuffle(scale)``. One kernel per
+    output channel ``c`` is drawn with ``init`` and repeated for its ``scale**2`` sub-pixel positions (channels
+    ``c * scale**2 ... (c + 1) * scale**2 - 1``, the ones ``PixelShuffle`` puts into the same ``scale x scale``
+    block), so at the start convolution + shuffle equals a convolution followed by nearest-neighbour upsampling:
+    no checkerboard. Returns ``weight``.
+    """
+    out_ch = weight.shape[0]
+    if out_ch % scale**2:
+        raise ValueError(f"The weight has {out_ch} output channels, not a multiple of scale**2 = {scale**2}: is it "
+                         "the convolution right before PixelShuffle(scale)?")
+    with torch.no_grad():
+        base = init(torch.empty(out_ch // scale**2, *weight.shape[1:], dtype=weight.dtype, device=weight.device))
+        weight.copy_(base.repeat_interleave(scale**2, dim=0))
+    return weight
 
 
 class PixelShuffleUpscaler(nn.Module):

@@ -1,0 +1,175 @@
+"""Mutation testing of the helpers with mutmut 2.5.1 (issue 19): ``make mutation``, not part of ``make test``.
+
+``python tests/mutation.py [MODULE ...]`` copies ``helpers/``, ``tests/`` and ``pyproject.toml`` to
+``runs/mutation/work`` (mutmut 2 rewrites the files it mutates: the checkout is never touched, notebooks can run
+meanwhile) and runs mutmut on each module against its own test file only (:data:`STAGES`), one module after the
+other, each with its own cache (``runs/mutation/<module>.mutmut-cache``). It prints and writes
+``runs/mutation/summary.json``: per module killed / total, counting untested, skipped and timed-out mutants as
+survivors, and the survivors (``mutmut show ID`` in ``runs/mutation/work`` after copying a
+cache back to ``.mutmut-cache`` shows one). ``tests/MUTANTS.md`` explains the survivors of the last run.
+
+Each mutant's tests run in a process forked from a server that has imported torch, numpy, Pillow and pytest once
+(``serve``; the mutated ``helpers`` are imported fresh in every child): about 3 s less per mutant than a new
+interpreter. A module's slow tests run only when its fast ones pass (the second stage of :data:`STAGES`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+#: module -> test stages (pytest arguments); a stage runs only when the ones before it passed.
+STAGES: dict[str, list[list[str]]] = {
+    "degrade": [["tests/test_degrade.py"]],
+    "metrics": [["tests/test_metrics.py", "-k", "not lpips and not vgg_distance_properties"],
+                ["tests/test_metrics.py", "-k", "lpips or vgg_distance_properties"]],
+    "losses": [["tests/test_losses.py"]],
+    "data": [["tests/test_data.py", "-k", "not digits and not sample"],
+             ["tests/test_data.py", "-k", "digits or sample"]],
+    "inference": [["tests/test_inference.py"]],
+    "gan_training": [["tests/test_gan_training.py"]],
+}
+#: The modules that must reach :data:`GOAL`; the others are measured and reported.
+REQUIRED = ("degrade", "metrics", "losses", "data")
+GOAL = 0.9
+PYTEST = ["-x", "-q", "-p", "no:cacheprovider"]
+
+
+def serve(path: str) -> None:
+    """Answer each request (``cwd NUL arg NUL ...`` + newline) with the exit status of ``pytest arg ...`` run in a
+    forked child, in ``cwd``, with nothing of ``helpers`` imported before the fork."""
+    sys.dont_write_bytecode = True  # a mutant may keep a file's size and mtime: never read a stale .pyc
+    sys.pycache_prefix = os.path.join(os.path.dirname(path), "no-pycache")
+    import numpy  # noqa: F401
+    import PIL.Image  # noqa: F401
+    import pytest
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401   (and the other slow imports of the tests: seconds each under load)
+
+    for name in ("torchvision.datasets", "sklearn.datasets", "skimage.data", "skimage.metrics", "lpips"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    while True:
+        conn, _ = srv.accept()
+        with conn:
+            request = conn.makefile("rb").readline().decode().rstrip("\n")
+            if not request:
+                continue
+            cwd, *args = request.split("\0")
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    srv.close()
+                    os.chdir(cwd)
+                    sys.path.insert(0, cwd)
+                    quiet = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(quiet, 1)
+                    os.dup2(quiet, 2)
+                    code = int(pytest.main(args))
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            try:
+                conn.sendall(f"{1 if code < 0 else code}\n".encode())
+            except OSError:  # mutmut killed the client (timeout)
+                pass
+
+
+def client(path: str, module: str) -> int:
+    """mutmut's test command: run ``module``'s stages through the server; 0 only when every stage passed."""
+    for stage in STAGES[module]:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)
+            s.sendall(("\0".join([os.getcwd(), *PYTEST, *stage]) + "\n").encode())
+            code = int(s.makefile("rb").readline() or b"1")
+        if code:
+            return code
+    return 0
+
+
+#: mutmut 2's statuses of a mutant that made a test fail ("suspicious": it failed, but slowly).
+KILLED = ("ok_killed", "ok_suspicious")
+
+
+def counts(cache: str) -> tuple[int, int, list[int]]:
+    """``(killed, total, survivor ids)`` from a mutmut 2 cache; survived, timed-out, skipped and untested
+    mutants are all survivors."""
+    with sqlite3.connect(cache) as db:
+        rows = db.execute("select id, status from Mutant order by id").fetchall()
+    return sum(s in KILLED for _, s in rows), len(rows), [i for i, s in rows if s not in KILLED]
+
+
+def measure(module: str, root: str, out: str) -> dict:
+    """Run mutmut on ``helpers/<module>.py`` in ``<out>/work``; return its counts and survivors."""
+    work, sock = os.path.join(out, "work"), os.path.join(out, f"{module}.sock")
+    cache = os.path.join(out, f"{module}.mutmut-cache")
+    shutil.rmtree(work, ignore_errors=True)
+    for name in ("helpers", "tests"):
+        shutil.copytree(os.path.join(root, name), os.path.join(work, name),
+                        ignore=shutil.ignore_patterns("__pycache__", "browser"))
+    shutil.copy(os.path.join(root, "pyproject.toml"), work)
+    if os.path.exists(sock):
+        os.unlink(sock)
+    env = dict(os.environ, OMP_NUM_THREADS="1", SRGAN_NO_BARS="1")
+    server = subprocess.Popen([sys.executable, __file__, "serve", sock], env=env)
+    try:
+        while not os.path.exists(sock):
+            if server.poll() is not None:
+                raise RuntimeError(f"the test server for {module} did not start")
+            time.sleep(0.2)
+        runner = f"{sys.executable} -S {os.path.abspath(__file__)} client {sock} {module}"
+        start = time.time()
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), "mutmut"), "run", "--no-progress",
+                        "--paths-to-mutate", f"helpers/{module}.py", "--tests-dir", "tests", "--runner", runner],
+                       cwd=work, env=env, check=False)
+        seconds = time.time() - start
+    finally:
+        server.kill()
+        server.wait()
+    shutil.move(os.path.join(work, ".mutmut-cache"), cache)
+    killed, total, survivors = counts(cache)
+    return {"module": module, "killed": killed, "total": total, "rate": killed / total, "survivors": survivors,
+            "seconds": round(seconds)}
+
+
+def main(modules: list[str]) -> int:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = os.path.join(root, "runs", "mutation")
+    os.makedirs(out, exist_ok=True)
+    unknown = [m for m in modules if m not in STAGES]
+    if unknown:
+        print(f"Unknown modules {unknown}: use some of {', '.join(STAGES)}.", file=sys.stderr)
+        return 2
+    results = [measure(m, root, out) for m in modules or list(STAGES)]
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"\n{'module':14} {'killed':>7} {'total':>6} {'rate':>6} {'minutes':>8}  survivors (mutmut ids)")
+    for r in results:
+        print(f"{r['module']:14} {r['killed']:7} {r['total']:6} {r['rate']:6.1%} {r['seconds'] / 60:8.1f}  "
+              f"{r['survivors']}")
+    short = [r["module"] for r in results if r["module"] in REQUIRED and r["rate"] < GOAL]
+    if short:
+        print(f"Below {GOAL:.0%}: {', '.join(short)} (see tests/MUTANTS.md).")
+    return 1 if short else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    elif sys.argv[1:2] == ["client"]:
+        sys.exit(client(sys.argv[2], sys.argv[3]))
+    else:
+        sys.exit(main(sys.argv[1:]))
