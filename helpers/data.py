@@ -88,7 +88,7 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
         return arr.astype(np.uint16)
     if img.mode == "F":
         return np.asarray(img, dtype=np.float32)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:  # an alpha band, or a transparent colour
         return np.asarray(img.convert("RGBA"))
     return np.asarray(img.convert("RGB"))
 

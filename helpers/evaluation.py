@@ -113,13 +113,15 @@ CLAIM_METHODS = ("bicubic", "course MSE before training", "course MSE at equal M
 
 
 def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int, steps: int, mac_steps: int,
-                    fast_steps: int, budget_gmacs: float, distance_name: str) -> list[Claim]:
+                    fast_steps: int, budget_gmacs: float, distance_name: str,
+                    course_start_kind: str = "headline") -> list[Claim]:
     """The lesson of notebooks 02 (``scale`` 2) and 03 (4) as claims over :func:`per_image_scores` (with the
     perception measures) of the methods in :data:`CLAIM_METHODS`, paired per held-out crop.
 
     Headline: the PixelShuffle MSE model (``fast_steps`` steps) beats bicubic and, at equal multiply-accumulates
     (``budget_gmacs``), the course's MSE model after ``mac_steps`` steps; on the same architecture, start and
-    steps, MSE wins PSNR-Y; the course model ends (``steps`` steps) above its own start. Observations (the
+    steps, MSE wins PSNR-Y; the course model ends (``steps`` steps) above its own start (``course_start_kind``:
+    an observation where the notebook's budget does not let it climb back, as at 4x in ``quick``). Observations (the
     perception side of the lesson, which did not hold in the quick profile yet): the perceptual loss against the
     MSE model and against the MSE model plus matched noise on the Laplacian SWD, the rise width, the high-band
     power ratio and the checkerboard score; the course model's two losses; the course model vs bicubic.
@@ -163,7 +165,7 @@ def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int,
                "rise width across HR's strongest edges)", "PixelShuffle perceptual", "PixelShuffle MSE",
                measure=sharp, higher_is_better=False, kind="observation", basis=same_fast),
         versus("course_model_passes_its_start", f"The course's {course} trained with MSE ends above its own start",
-               "course MSE", "course MSE before training", basis=f"{steps} steps; {crops}"),
+               "course MSE", "course MSE before training", kind=course_start_kind, basis=f"{steps} steps; {crops}"),
         compare("perceptual_hf_ratio_nearer_1", "The perceptual model's high-band power is nearer HR's than the MSE "
                 "model's", measure="|1 - HF ratio|", subject="PixelShuffle perceptual",
                 values=off_one("PixelShuffle perceptual"), control="PixelShuffle MSE",

@@ -87,6 +87,8 @@ def read_image(path: Path, max_pixels: int | None = None) -> tuple[torch.Tensor,
     note = notes.get(mode, f"mode {mode}: converted to RGB" if mode.startswith("I;16") else None)
     if mode == "RGB" or mode == "YCbCr":
         note = None
+    if transparent and mode in ("RGB", "L"):
+        note = f"{mode} with a transparent colour: composited over white"
     return img, note
 
 

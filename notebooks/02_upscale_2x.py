@@ -22,7 +22,7 @@
 # that computes at low resolution and upsamples at the end (ESPCN / SRResNet) at equal compute
 # (multiply-accumulates, not seconds), and put every upscaler on the perception-distortion plane.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3.5 min; on a GPU `full` about 15 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` about 10 min (estimated from a run on a loaded machine; to be cut); on a GPU `full` about 15 min.
 #
 # The course trains for many epochs on a GPU; `quick` trains each model for a few CPU-minutes at most, so read
 # the numbers as "what a few minutes buy", not as converged results. The closing **Measured answer** says which

@@ -510,10 +510,11 @@ print(f"content model: {content_source}; PixelShuffleUpscaler {arch}, {count_par
 # ## A live demonstration of the fine-tune
 # The same recipe, run here for a few tens of critic steps: a copy of the content model, a fresh course critic,
 # course doc 000's generator loss at full adversarial weight (the content is learnt already, so no ramp), the
-# learning rates above, random training crops. Far too short to change the upscales; long enough to see the
-# critic start to tell real HR crops from the content model's output (the Wasserstein term, logged as
-# mean D(fake) − mean D(real), goes below zero) and its gradient norm at the interpolates climb from almost
-# nothing towards the penalty's target of 1.
+# learning rates above, random training crops. Far too short to change the upscales. What to watch: the
+# gradient norm at the interpolates, which starts near zero (a fresh critic is almost flat) and which the penalty
+# pulls towards 1, and the Wasserstein term, logged as mean D(fake) − mean D(real), which goes below zero once
+# the critic scores real HR crops above the content model's output. Whether it gets there in so few steps is an
+# observation of the measured answer.
 
 # %%
 RAMPED = 2  # an epoch index past the course's first: n_critic critic steps per generator step, full λ_adv
@@ -683,7 +684,8 @@ display(steps_table.style.format(precision=3))
 # ## Looking at them
 # Central crops of the held-out photos (the crops of part 1), upscaled by the MSE model, the fine-tune without
 # the critic and with it; PSNR-Y and the checkerboard score of each crop in the captions. The zoomed panels are
-# where a checkerboard would show: a faint regular pattern of the upsampler's period in flat regions.
+# where a checkerboard would show: a faint regular pattern of the upsampler's period in flat regions. One crop
+# can order the models differently from its whole photo; the claims are computed on the whole photos.
 
 # %%
 crop_srs = {n: evaluation.evaluate(models[n], val_lr, val_hr, SCALE)[1] for n in (MSE, CTRL, ADV, END)}

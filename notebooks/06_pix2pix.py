@@ -71,18 +71,21 @@ from helpers.train import TrainingDiverged, check_finite, set_requires_grad
 
 run = helpers.setup("06_pix2pix", profile, run_dir, seed)
 P, out, device = run.profile, run.out, run.device
-crop = 64                                            # training crops of both tasks (the paper: 256x256)
+crop = 64                                            # training crops of the photo task (the paper: 256x256)
 num_downs = 6                                        # U-Net levels: crop / 2**num_downs = 1 at the bottleneck
 ngf = P.pick(smoke=8, quick=16, full=64)             # generator / discriminator width (the paper: 64)
-batch_size = P.pick(smoke=4, quick=8, full=16)       # the paper: 1 (facades) to 4 (edges2shoes)
-steps = P.pick(smoke=20, quick=900, full=5000)       # texture task, per run; L1-only and L1+cGAN get the same
-photo_steps = P.pick(smoke=10, quick=300, full=3000)  # the real-photo demonstration, per run
+batch_size = P.pick(smoke=4, quick=8, full=16)       # photo task; the paper: 1 (facades) to 4 (edges2shoes)
+steps = P.pick(smoke=20, quick=800, full=5000)       # texture task, per run; L1-only and L1+cGAN get the same
+photo_steps = P.pick(smoke=10, quick=200, full=3000)  # the real-photo demonstration, per run
 n_heldout = P.pick(smoke=4, quick=8, full=16)        # held-out label maps of the texture task
 heldout_size = 128                                   # their side (a multiple of 2**num_downs)
+texture_crop = heldout_size                          # texture task: trained at the size it is tested at
+texture_batch = batch_size * crop**2 // texture_crop**2  # as many pixels per step as the photo task
 panel_steps = P.pick(smoke=2, quick=20, full=100)    # the slider panel's "train N steps" default
 LAMBDA_L1 = 10.0                                     # see "The losses" (the paper: 100)
-print(f"profile {P.name}, device {device}, crops {crop}x{crop}, U-Net {num_downs} levels ngf={ngf}, batch "
-      f"{batch_size}, {steps} steps per texture run, {photo_steps} per photo run, outputs in {out}")
+print(f"profile {P.name}, device {device}, U-Net {num_downs} levels ngf={ngf}; texture task: {texture_batch} x "
+      f"{texture_crop}x{texture_crop} per step, {steps} steps per run; photos: {batch_size} x {crop}x{crop} per step, "
+      f"{photo_steps} steps per run; outputs in {out}")
 
 # %% [markdown]
 # ## The task: label maps → textured photos, with a known, multimodal truth
@@ -286,7 +289,8 @@ def make_generator(input_nc: int) -> nn.Module:
 
 
 print(f"this profile's U-Net (4 labels + 1 noise -> RGB): {count_parameters(make_generator(5)):,} parameters; a "
-      f"{crop}x{crop} input reaches {crop // 2**num_downs}x{crop // 2**num_downs} at the bottleneck")
+      f"{crop}x{crop} input reaches {crop // 2**num_downs}x{crop // 2**num_downs} at the bottleneck, a "
+      f"{texture_crop}x{texture_crop} one {texture_crop // 2**num_downs}x{texture_crop // 2**num_downs}")
 
 # %% [markdown]
 # ## The discriminator: a *conditional* PatchGAN
@@ -332,11 +336,11 @@ print("logit map for a 128x128 input:", tuple(logits.shape), "| pixels that reac
       f"{int(rows_hit.max() - rows_hit.min() + 1)}x{int(cols_hit.max() - cols_hit.min() + 1)}")
 
 # %% [markdown]
-# A 70×70 patch is larger than our `crop`×`crop` training crops: on them the paper's PatchGAN would see the
-# whole crop and become an image GAN, and the patch idea would be gone. So we size the PatchGAN **below the
-# crop**: `n_layers = 2` (C·ndf, C·2ndf, C·4ndf, then the logit), whose patch is a few periods of every texture
-# wide, and which returns a grid of patch decisions on each crop. The check below fails if the patch is not
-# smaller than the crop.
+# A 70×70 patch is larger than the photo task's `crop`×`crop` training crops: on them the paper's PatchGAN
+# would see the whole crop and become an image GAN, and the patch idea would be gone. So we size the PatchGAN
+# **below the crop**: `n_layers = 2` (C·ndf, C·2ndf, C·4ndf, then the logit), whose patch is a few periods of
+# every texture wide, and which returns a grid of patch decisions on each crop. The check below fails if the
+# patch is not smaller than the smaller of the two tasks' crops.
 
 # %%
 def make_discriminator(cond_nc: int) -> nn.Module:
@@ -345,9 +349,10 @@ def make_discriminator(cond_nc: int) -> nn.Module:
 
 D_demo = make_discriminator(4)
 patch = receptive_field(D_demo)
-assert patch < crop, f"the PatchGAN's patch ({patch}) must be smaller than the training crop ({crop})"
+assert patch < min(crop, texture_crop), f"the PatchGAN's patch ({patch}) must be smaller than the crops"
 print(f"this notebook's PatchGAN: {count_parameters(D_demo):,} parameters, patch {patch}x{patch} on "
-      f"{crop}x{crop} crops, logit map {tuple(D_demo(torch.zeros(2, 7, crop, crop, device=device)).shape)}")
+      f"{crop}x{crop} photo crops and {texture_crop}x{texture_crop} label maps, logit map on a photo crop "
+      f"{tuple(D_demo(torch.zeros(2, 7, crop, crop, device=device)).shape)}")
 
 # %% [markdown]
 # ## The losses
@@ -461,8 +466,10 @@ def train_pix2pix(batches: Iterator[Batch], make_nets: Callable[[], tuple[nn.Mod
 
 # %% [markdown]
 # ## Training on the texture task: L1 only vs L1 + cGAN, equal steps
-# Fresh random label maps and renderings every step (an endless training set), `batch_size` crops of
-# `crop`×`crop` per step, one noise channel each. Both runs start from the same weights and see the same batches;
+# Fresh random label maps and renderings every step (an endless training set), `texture_batch` maps of
+# `texture_crop`×`texture_crop` per step, one noise channel each. They are as large as the held-out maps: a
+# generator trained on smaller crops and run on larger maps meets deep feature maps of a size it never saw, and
+# can draw stripes along the image's edges. Both runs start from the same weights and see the same batches;
 # the only difference is the adversarial term. **This is far shorter than the paper's training** (days on a GPU);
 # here it is a couple of CPU-minutes.
 
@@ -470,8 +477,8 @@ def train_pix2pix(batches: Iterator[Batch], make_nets: Callable[[], tuple[nn.Mod
 def texture_batches(generator: torch.Generator) -> Iterator[Batch]:
     """Endless ``(x = [labels, z], c = labels, y = photo)`` batches in [-1, 1] of the texture task."""
     while True:
-        labels, photos = task.sample(batch_size, crop, generator)
-        z = torch.randn(batch_size, 1, crop, crop, generator=generator)
+        labels, photos = task.sample(texture_batch, texture_crop, generator)
+        z = torch.randn(texture_batch, 1, texture_crop, texture_crop, generator=generator)
         yield torch.cat([to_pm1(labels), z], 1), to_pm1(labels), to_pm1(photos)
 
 
@@ -822,7 +829,8 @@ wall, _ = run.elapsed()
 helpers.write_metrics(out, notebook="06_pix2pix", profile=P.name, vgg_weights=vgg_dist.vgg.source,
                       textures={name: {k: float(v.mean()) for k, v in m.items()} for name, m in per_map.items()},
                       photos={name: {k: float(v.mean()) for k, v in m.items()} for name, m in per_photo.items()},
-                      steps=steps, photo_steps=photo_steps, crop=crop, lambda_l1=LAMBDA_L1,
+                      steps=steps, photo_steps=photo_steps, crop=crop, texture_crop=texture_crop,
+                      texture_batch=texture_batch, lambda_l1=LAMBDA_L1,
                       patchgan_receptive_field=patch, seconds_l1=t_l1, seconds_cgan=t_gan, seconds=wall,
                       key_figure="results_textures.png")
 print(f"done in {wall:.0f} s; metrics in {out / 'metrics.json'}")

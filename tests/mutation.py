@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -80,12 +82,23 @@ def serve(path: str) -> None:
                     code = int(pytest.main(args))
                 finally:
                     os._exit(code)
-            _, status = os.waitpid(pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-            try:
+            code = wait_or_kill(pid, conn)
+            if code is not None:
                 conn.sendall(f"{1 if code < 0 else code}\n".encode())
-            except OSError:  # mutmut killed the client (timeout)
-                pass
+
+
+def wait_or_kill(pid: int, conn: socket.socket) -> int | None:
+    """The exit status of child ``pid``; ``None`` after killing it when the client hung up first (mutmut's
+    timeout killed the client: the child may be in an endless loop that a mutant made)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        readable, _, _ = select.select([conn], [], [], 0.5)
+        if readable and not conn.recv(1, socket.MSG_PEEK):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
 
 
 def client(path: str, module: str) -> int:

@@ -350,6 +350,15 @@ def test_transparent_pixels_of_every_mode_load_white(tmp_path, mode):
     assert torch.allclose(t[:, 0, 0], torch.zeros(3)) and torch.allclose(t[:, 0, 1], torch.ones(3))
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_transparent_colour_loads_white_too(tmp_path, mode):
+    img = Image.new(mode, (2, 1), 0)
+    img.putpixel((1, 0), (9, 9, 9) if mode == "RGB" else 9)
+    img.save(tmp_path / "key.png", transparency=(0, 0, 0) if mode == "RGB" else 0)  # a PNG tRNS colour key
+    t = data.load_image(tmp_path / "key.png")
+    assert torch.allclose(t[:, 0, 0], torch.ones(3)) and torch.allclose(t[:, 0, 1], torch.full((3,), 9 / 255))
+
+
 def test_sixteen_bit_range_is_checked_at_both_ends(tmp_path):
     ok = np.array([[0, 65535]], np.int32)
     Image.fromarray(ok, mode="I").save(tmp_path / "ok.tif")
@@ -607,3 +616,15 @@ def test_build_sample_data_writes_every_photograph(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "val" / "coffee.png")), skimage.data.coffee())
     hopper = np.asarray(Image.open(tmp_path / "val" / "grace_hopper.png"))
     assert hopper.shape == (600, 512, 3)
+
+
+def test_a_download_is_written_to_its_part_file_first(tmp_path, monkeypatch):
+    seen = []
+
+    class Watching(FakeResponse):
+        def read(self, n=-1):
+            seen.append(sorted(p.name for p in tmp_path.iterdir()))
+            return super().read(n)
+    _serve(monkeypatch, Watching(b"x" * 10))
+    data.download("https://example.org/a.zip", tmp_path / "a.zip")
+    assert seen[0] == ["a.zip.part"] and sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 
 from helpers import losses
-from helpers.features import VGGFeatures
+from helpers.features import VGGFeatures, load_vgg_weights
 
 
 def test_tv_loss_of_known_images():
@@ -151,6 +151,7 @@ def test_srloss_terms_weights_and_log():
     hr[..., 0, :] = 0.5  # MSE 0.0625, L1 0.125; TV of hr 0.5 * 4 / 12
     perc = lambda a, b: (a - b).abs().sum()  # noqa: E731   12 * 0.5 = 6
     loss = losses.SRLoss(pixel=2.0, perceptual=0.5, tv=3.0, pixel_kind="l1", perceptual_loss=perc)
+    assert loss.terms == {}  # nothing logged before the first call
     total = float(loss(hr, sr))
     assert loss.terms == pytest.approx({"l1": 0.125, "perceptual": 6.0, "tv": 0.5 * 4 / 12})
     assert total == pytest.approx(2 * 0.125 + 0.5 * 6 + 3 * 0.5 * 4 / 12)
@@ -178,6 +179,9 @@ def test_course_losses_are_mse_perceptual_and_content(monkeypatch, capsys):
     class LPIPSStub:
         available, reason = False, "unavailable offline: stub"
     monkeypatch.setattr(losses.metrics, "LPIPSMetric", LPIPSStub)
+    monkeypatch.setattr(losses, "VGGFeatures", lambda layers: VGGFeatures(layers, source="random"))  # no download
+    load_vgg_weights("vgg16", "random")  # its one-time "VGG16 weights: ..." line goes before the capture below
+    capsys.readouterr()
     found, perceptual, distance, lpips_metric = losses.course_losses()
     assert list(found) == ["MSE", "perceptual", "perceptual + pixel"] and isinstance(lpips_metric, LPIPSStub)
     mse, perc, content = found.values()

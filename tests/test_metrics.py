@@ -1,3 +1,4 @@
+import importlib.metadata
 import importlib.util
 import math
 import urllib.error
@@ -225,6 +226,8 @@ def test_defaults_are_no_border_and_rgb():
     chroma[:, 0], chroma[:, 2] = 0.1, -0.0  # red error only: RGB MSE 0.01 / 3, luma 0.1 * 65.481 / 255
     assert float(metrics.mse(chroma, hr)) == pytest.approx(0.01 / 3)
     assert float(metrics.mse(chroma, hr, y_channel=True)) == pytest.approx((0.1 * 65.481 / 255) ** 2, rel=1e-5)
+    assert float(metrics.psnr(edge, hr)) == pytest.approx(10 * math.log10(144), rel=1e-6)
+    assert float(metrics.psnr(chroma, hr)) == pytest.approx(10 * math.log10(3 / 0.01), rel=1e-5)
     x = torch.rand(1, 3, 11, 11)
     assert metrics.ssim(x, x).item() == pytest.approx(1.0)  # 11x11 is enough: no border crop by default
 
@@ -299,3 +302,71 @@ def test_sr_metrics_use_the_scale_as_border_and_y_for_the_y_columns():
     assert row["SSIM-Y"] == pytest.approx(float(metrics.ssim(sr, hr, 3, y_channel=True).mean()), rel=1e-6)
     assert row["PSNR-RGB"] == pytest.approx(float(metrics.psnr(sr, hr, 3).mean()), rel=1e-6)
     assert row["PSNR-RGB"] != pytest.approx(float(metrics.psnr(sr, hr, 2).mean()), rel=1e-3)
+
+
+class FakeLPIPS(torch.nn.Module):
+    """Stands in for ``lpips.LPIPS``: records its arguments, talks as lpips does, returns the mean absolute
+    difference per image as ``(B, 1, 1, 1)``."""
+
+    calls: list[dict] = []
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        FakeLPIPS.calls.append(kwargs)
+        self.lin = torch.nn.Linear(1, 1)
+        print("Setting up [LPIPS] perceptual loss")
+
+    def forward(self, x, y, normalize=False):
+        self.normalize = normalize
+        return (x - y).abs().mean(dim=(1, 2, 3), keepdim=True)
+
+
+def test_a_downloaded_backbone_gives_a_quiet_frozen_metric(monkeypatch, capsys):
+    import lpips
+
+    monkeypatch.setattr(lpips, "LPIPS", FakeLPIPS)
+    monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)
+    FakeLPIPS.calls.clear()
+    m = metrics.LPIPSMetric()
+    assert FakeLPIPS.calls == [{"net": "alex", "verbose": False}] and capsys.readouterr().out == ""
+    assert m.available and (m.net, m.label, m.reason) == ("alex", "", "")
+    assert m.description == "lpips (alex) on torchvision's ImageNet weights, normalize=True"
+    assert not m.model.training and not any(p.requires_grad for p in m.model.parameters())
+    x, y = torch.zeros(2, 3, 16, 16), torch.full((2, 3, 16, 16), 0.25)
+    assert torch.equal(m(x, y), torch.tensor([0.25, 0.25])) and m.model.normalize is True
+    assert metrics.sr_metrics(x, y, 2, lpips_metric=m)["LPIPS"] == 0.25
+
+
+def test_why_the_perceptual_metric_is_unavailable(monkeypatch):
+    import lpips
+    import torchvision
+
+    monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)
+
+    def offline(**kwargs):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(lpips, "LPIPS", offline)
+    m = metrics.LPIPSMetric()
+    assert (m.label, m.description, m.model, m.net) == ("unavailable offline", "", None, "alex")
+    assert m.reason == ("unavailable offline: torchvision could not download the alex backbone (URLError: <urlopen "
+                        "error no network>). For LPIPS-VGG offline, set $SRGAN_VGG_WEIGHTS to torchvision's ImageNet "
+                        "VGG16 file (vgg16-397923af.pth).")
+    versions = (f"lpips {importlib.metadata.version('lpips')}, torch {torch.__version__}, torchvision "
+                f"{torchvision.__version__}")
+    reasons = {
+        "Error(s) in loading state_dict for LPIPS": (
+            "unavailable: lpips version mismatch", f"unavailable: lpips does not work with this torch / torchvision "
+            f"({versions}; RuntimeError: Error(s) in loading state_dict for LPIPS): a version mismatch; install the "
+            "versions pinned in requirements.txt."),
+        "boom": ("unavailable: lpips failed", f"unavailable: lpips failed ({versions}; RuntimeError: boom)."),
+    }
+    for message, (label, reason) in reasons.items():
+        def broken(message=message, **kwargs):
+            raise RuntimeError(message)
+        monkeypatch.setattr(lpips, "LPIPS", broken)
+        m = metrics.LPIPSMetric()
+        assert (m.label, m.reason, m.available) == (label, reason, False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lpips" else real_find_spec(name))
+    assert metrics.LPIPSMetric().reason == ("the lpips package is not installed: pip install lpips (the Colab set-up "
+                                            "cell installs it)")

@@ -432,6 +432,8 @@ def test_upscaler_claims_pair_the_right_methods_per_crop():
     vgg = got["course_perceptual_beats_mse_on_vgg_dist"]
     assert not vgg.higher_is_better and vgg.margin == pytest.approx(0.05) and vgg.measure == "VGG-dist"
     assert got["course_mse_beats_bicubic"].verdict == "fails"
+    demoted = upscaler_claims(scores, 4, 100, 60, 2000, 1400.4, "VGG-dist", course_start_kind="observation")
+    assert [c.name for c in demoted if c.kind == "headline"] == headline[:3]
     del scores["PixelShuffle MSE + noise"]
     with pytest.raises(ValueError, match=r"PixelShuffle MSE \+ noise"):
         upscaler_claims(scores, 4, 100, 60, 2000, 1400.4, "VGG-dist")

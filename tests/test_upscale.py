@@ -151,6 +151,14 @@ def test_read_image_notes_unusual_modes(tmp_path, mode, note):
     assert got is None if note is None else note in got
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_read_image_notes_a_transparent_colour(tmp_path, mode):
+    img = Image.new(mode, (6, 4), (0, 0, 0) if mode == "RGB" else 0)
+    img.save(tmp_path / "key.png", transparency=(0, 0, 0) if mode == "RGB" else 0)
+    tensor, got = read_image(tmp_path / "key.png")
+    assert got == f"{mode} with a transparent colour: composited over white" and float(tensor.min()) == 1.0
+
+
 # --------------------------------------------------------------------------- command line
 def test_cli_upscales_files_and_folders(tmp_path, ckpt):
     folder = tmp_path / "in"
