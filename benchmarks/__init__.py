@@ -1,8 +1,9 @@
 """Benchmarks behind ``make bench`` (not part of ``make test``): training-step time of every model of the
-series the course's way and this project's way (:mod:`benchmarks.step_time`), held-out PSNR-Y per training
-CPU-second (:mod:`benchmarks.time_to_quality`), and a headless-Chromium screenshot of the run report
-(:mod:`benchmarks.screenshot`). Results go to ``benchmarks/results/`` as CSV and PNG; ``benchmarks/README.md``
-quotes them with the machine they were measured on.
+series the course's way and this project's way, and the data path on its own (:mod:`benchmarks.step_time`),
+held-out PSNR-Y per training CPU-second (:mod:`benchmarks.time_to_quality`), and a headless-Chromium screenshot of
+the run report (:mod:`benchmarks.screenshot`). Results go to ``benchmarks/results/`` as CSV and PNG;
+``benchmarks/README.md`` quotes them with the machine they were measured on (the step-time tables generated from
+the CSVs by :func:`fill_blocks`).
 """
 from __future__ import annotations
 
@@ -46,3 +47,30 @@ def write_csv(path: Path, rows: list[dict], digits: int = 5) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.{digits}g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV written by :func:`write_csv`, as dicts of strings."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def markdown_table(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
+    """A markdown table: ``columns`` are ``(title, alignment)`` with alignment ``"l"``, ``"r"`` or ``"c"``, each row
+    one string per column."""
+    rule = {"l": "---", "r": "---:", "c": ":-:"}
+    lines = ["| " + " | ".join(title for title, _ in columns) + " |",
+             "|" + "|".join(rule[align] for _, align in columns) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def fill_blocks(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` replaced by
+    ``blocks[NAME]`` (on lines of its own), for every NAME; a missing marker raises ``ValueError``."""
+    for name, body in blocks.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start not in text or end not in text:
+            raise ValueError(f"no {start} ... {end} block to fill")
+        head, rest = text.split(start, 1)
+        text = f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+    return text

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from . import metrics, perception
 from .claims import Claim, compare
+from .config import PROJECT_ROOT
 from .degrade import upsample
-from .inference import super_resolve
+from .inference import LoadedModel, load_upscaler, super_resolve
 from .results import History
 
 
@@ -187,4 +189,97 @@ def upscaler_claims(scores: Mapping[str, Mapping[str, list[float]]], scale: int,
                higher_is_better=False, kind="observation", basis=same),
         versus("course_mse_beats_bicubic", f"The course's {course} trained with MSE beats bicubic", "course MSE",
                "bicubic", kind="observation", basis=f"{steps} steps; {crops}"),
+    ]
+
+
+#: The reference models notebooks 02 and 03 show beside their live models: name in the notebook -> file stem under
+#: ``reference/``. The perceptual model is the MSE model fine-tuned with the perceptual loss (SRGAN's way).
+SR_REFERENCES = {2: {"reference MSE": "x2_mse", "reference perceptual": "x2_perceptual"},
+                 4: {"reference MSE": "x4_mse", "reference perceptual": "x4_wgan_control"}}
+
+
+def reference_outputs(scale: int, lr: torch.Tensor, hr: torch.Tensor, root: Path, device: torch.device | str = "cpu",
+                      seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, LoadedModel]] | None:
+    """The reference models of :data:`SR_REFERENCES` at ``scale`` on held-out pairs ``lr`` ``(B, 3, h, w)``,
+    ``hr`` ``(B, 3, scale*h, scale*w)`` in ``[0, 1]``: ``({name: SR (B, 3, H, W)}, {name: LoadedModel})``, the SR
+    outputs with "reference MSE + noise" (the MSE model's output plus noise matched to HR's high-band power,
+    seeded by ``seed``). ``None`` (and a message saying how to restore them) where a file under ``root`` is missing.
+    """
+    paths = {name: root / f"{stem}.pt" for name, stem in SR_REFERENCES[scale].items()}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        print("reference models missing:", missing,
+              "-- restore them with `git checkout reference/` or train them with `make reference`")
+        return None
+    models = {name: load_upscaler(path, device) for name, path in paths.items()}
+    outputs = {name: super_resolve(lm.model, lr) for name, lm in models.items()}
+    outputs["reference MSE + noise"] = perception.noise_matched(outputs["reference MSE"], hr, scale,
+                                                                torch.Generator().manual_seed(seed))
+    return outputs, models
+
+
+def reference_summary(models: Mapping[str, LoadedModel]) -> dict[str, dict[str, str | int]]:
+    """Where each reference model comes from, read from its meta: ``{name: {"file", "steps", "trained on",
+    "starts from"}}``, ready for ``pandas.DataFrame(...).T``."""
+    return {name: {"file": f"{lm.name}.pt", "steps": lm.meta["steps"], "trained on": lm.meta.get("trained_on", "cpu"),
+                   "starts from": lm.meta["reference"]["init"] or "-"} for name, lm in models.items()}
+
+
+def show_reference_models(scale: int, lr: torch.Tensor, hr: torch.Tensor, bicubic: torch.Tensor,
+                          image_names: list[str], out: Path, device: torch.device | str = "cpu",
+                          seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """Notebooks 02-03's section on the reference models (:func:`reference_outputs` from ``reference/``) on the
+    held-out pairs ``lr`` / ``hr`` (``bicubic``: the bicubic upscale of ``lr``, ``(B, 3, H, W)`` in ``[0, 1]``,
+    one image per name of ``image_names``): displays where each model comes from and its scores per image (with
+    the perception measures), draws their grid beside bicubic and HR and saves it as ``out/grid_reference.png``.
+    Returns :func:`per_image_scores` of the models and the noise control, ``{}`` where a file is missing."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from IPython.display import display
+
+    from .plots import save_figure, sr_grid
+
+    ref = reference_outputs(scale, lr, hr, PROJECT_ROOT / "reference", device, seed)
+    if ref is None:
+        return {}
+    outputs, models = ref
+    scores = per_image_scores(outputs, hr, scale, perception_measures=True)
+    display(pd.DataFrame(reference_summary(models)).T)
+    display(pd.DataFrame({(name, key): values for name, row in scores.items() for key, values in row.items()
+                          if key != "SSIM-Y"}, index=image_names).T.round(3))
+    fig = sr_grid({"bicubic": bicubic, **{name: outputs[name] for name in models}}, hr, scale,
+                  title=f"{scale}x, reference models on the held-out crops")
+    save_figure(fig, out, "grid_reference")
+    plt.show()
+    return scores
+
+
+def reference_claims(scores: Mapping[str, Mapping[str, list[float]]], start: str) -> list[Claim]:
+    """Notebooks 02-03's lesson on the long-trained reference models, over :func:`per_image_scores` (with the
+    perception measures) of "reference MSE", "reference perceptual" and "reference MSE + noise", paired per
+    held-out crop; ``start`` names the MSE model the perceptual one was fine-tuned from. Headline: trained long,
+    MSE still wins PSNR-Y. Observations: the perceptual model's high-band power nearer HR's, its Laplacian SWD
+    against the MSE model's and against the MSE model plus matched noise."""
+    n = len(scores["reference MSE"]["PSNR-Y"])
+    basis = f"reference models, the same start ({start}'s weights before the fine-tune); the same {n} crops"
+    mse, perc, noisy = (scores[k] for k in ("reference MSE", "reference perceptual", "reference MSE + noise"))
+    off_one = {name: [abs(1 - v) for v in row["HF ratio"]] for name, row in scores.items()}
+    return [
+        compare("reference_mse_beats_perceptual_on_psnr", "Trained long, MSE still wins on distortion: the reference "
+                "MSE model has a higher PSNR-Y than its perceptual fine-tune", measure="PSNR-Y (dB)",
+                subject="reference MSE", values=mse["PSNR-Y"], control="reference perceptual",
+                control_values=perc["PSNR-Y"], source="reference", basis=basis),
+        compare("reference_perceptual_restores_high_band_power", "The perceptual fine-tune brings the high-band power "
+                "closer to HR's than the MSE model", measure="|1 - HF power ratio|", subject="reference perceptual",
+                values=off_one["reference perceptual"], control="reference MSE",
+                control_values=off_one["reference MSE"], higher_is_better=False, kind="observation", source="reference",
+                basis=basis),
+        compare("reference_perceptual_beats_mse_on_swd", "The perceptual fine-tune's patch statistics are closer to "
+                "HR's than the MSE model's", measure="Laplacian SWD (x1e3)", subject="reference perceptual",
+                values=perc["SWD"], control="reference MSE", control_values=mse["SWD"], higher_is_better=False,
+                kind="observation", source="reference", basis=basis),
+        compare("reference_perceptual_beats_noise_matched_on_swd", "The perceptual fine-tune beats the MSE model plus "
+                "matched noise on the Laplacian SWD", measure="Laplacian SWD (x1e3)", subject="reference perceptual",
+                values=perc["SWD"], control="reference MSE + noise", control_values=noisy["SWD"],
+                higher_is_better=False, kind="observation", source="reference", basis=basis + "; noise seeded"),
     ]

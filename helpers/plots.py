@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox
 
 from . import metrics
 from .results import History
@@ -201,8 +202,7 @@ def plot_perception_distortion(points: Mapping[str, tuple[float, float]], percep
     for name, (psnr, value) in points.items():
         grey = name == baseline
         ax.scatter(value, psnr, color="gray" if grey else None, marker="s" if grey else "o", zorder=2)
-        ax.annotate(name, (value, psnr), textcoords="offset points", xytext=(4, 3), fontsize=7,
-                    color="gray" if grey else "black")
+    ax.margins(x=0.12, y=0.12)
     if hr_value is not None:
         ax.axvline(hr_value, color="gray", linestyle="--", linewidth=1)
         ax.annotate("HR", (hr_value, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
@@ -212,4 +212,53 @@ def plot_perception_distortion(points: Mapping[str, tuple[float, float]], percep
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    place_labels(ax, [(name, value, psnr, "gray" if name == baseline else "black")
+                      for name, (psnr, value) in points.items()])
     return fig
+
+
+# Where a point's label may go, in points from the point: right, left, above, below, then farther out.
+LABEL_OFFSETS = ((5, 2), (5, -9), (-5, 2), (-5, -9), (0, 6), (0, -14), (10, 10), (-10, 10), (10, -18), (-10, -18))
+
+
+def _overlap(a: Bbox, b: Bbox) -> float:
+    """Area (display pixels²) shared by two matplotlib ``Bbox``es."""
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(w, 0.0) * max(h, 0.0)
+
+
+def place_labels(ax: plt.Axes, labels: Sequence[tuple[str, float, float, str]], fontsize: float = 7,
+                 marker_px: float = 8.0) -> list:
+    """Annotate points ``(text, x, y, colour)`` (data coordinates) so that no label covers another label or a
+    point, where the axes leave room: each label takes the first of :data:`LABEL_OFFSETS` that overlaps nothing
+    placed so far and stays inside the axes, else the one that overlaps least. Call after the layout is final
+    (``tight_layout``). Returns the annotations, in the order of ``labels``."""
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    half = marker_px / 2
+    taken = []
+    for _, x, y, _ in labels:
+        px, py = ax.transData.transform((x, y))
+        taken.append(Bbox.from_extents(px - half, py - half, px + half, py + half))
+    placed = []
+    for text, x, y, colour in labels:
+        best = None
+        for dx, dy in LABEL_OFFSETS:
+            ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                               color=colour, ha=ha)
+            box = note.get_window_extent(renderer)
+            cost = sum(_overlap(box, other) for other in taken)
+            cost += box.width * box.height - _overlap(box, inside)  # the part outside the axes
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, note, box)
+            else:
+                note.remove()
+            if cost == 0:
+                break
+        taken.append(best[2])
+        placed.append(best[1])
+    return placed

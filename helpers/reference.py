@@ -58,9 +58,11 @@ RAMPED_EPOCH = 2  # an UpscaleTrainer epoch past the course's first: n_critic cr
 
 @dataclass(frozen=True)
 class Spec:
-    """One reference model, a PixelShuffleUpscaler of ``channels`` x ``n_blocks`` trained ``steps`` generator steps
-    on ``crop``-pixel HR crops, batch ``batch``, with Adam(``lr``) halved at half and at three quarters of the steps;
-    ``init`` names the reference model it starts from (a fine-tune).
+    """One reference model, a PixelShuffleUpscaler of ``channels`` x ``n_blocks`` (or, with ``architecture="course"``,
+    course doc 001's ``Upscale2x`` / ``Upscale4x`` as notebooks 02-03 start it: the last convolution at zero, so the
+    untrained model is its bilinear base) trained ``steps`` generator steps on ``crop``-pixel HR crops, batch
+    ``batch``, with Adam(``lr``) halved at half and at three quarters of the steps; ``init`` names the reference
+    model it starts from (a fine-tune).
 
     ``trainer="content"``: ``pixel * MSE + perceptual * VGG relu3_3`` (:class:`helpers.losses.SRLoss`), Adam's
     default betas. ``"critic"``: notebook 04's SRGAN recipe, course doc 000's generator loss (``content - adv *
@@ -88,16 +90,26 @@ class Spec:
     adv: float = 0.0
     critic_lr: float | None = None
     n_critic: int = 5
+    architecture: str = "PixelShuffleUpscaler"
 
     def __post_init__(self) -> None:
         if self.trainer not in TRAINERS:
             raise ValueError(f"Unknown trainer {self.trainer!r}: use one of {', '.join(TRAINERS)}.")
+        if self.architecture not in ("PixelShuffleUpscaler", "course"):
+            raise ValueError(f"Unknown architecture {self.architecture!r}: use PixelShuffleUpscaler or course.")
 
     def learning_rate(self, step: int) -> float:
         """Adam's learning rate for ``step`` (1-based): ``lr``, halved after 1/2 and again after 3/4 of the steps."""
         return self.lr * 0.5 ** ((step > self.steps // 2) + (step > 3 * self.steps // 4))
 
+    def model_class(self) -> str:
+        """The registry name of the model (:data:`helpers.models.registry.ARCHITECTURES`)."""
+        return f"Upscale{self.scale}x" if self.architecture == "course" else self.architecture
+
     def kwargs(self) -> dict[str, int]:
+        """The model's constructor arguments (the course models take none)."""
+        if self.architecture == "course":
+            return {}
         return {"scale": self.scale, "channels": self.channels, "n_blocks": self.n_blocks}
 
 
@@ -116,6 +128,14 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
     _recipe("x4_wgan_px", "critic", pixel=10.0),      # + notebooks 02-03's pixel term (losses.CONTENT_PIXEL_WEIGHT)
     _recipe("x4_wgan_px_control", "no-critic", pixel=10.0),
     Spec("x2_mse", scale=2, steps=3000, crop=48, n_blocks=6),
+    # the strongest 4x content model: twice as deep, trained three times longer (issue 17's +1.5 dB target)
+    Spec("x4_mse_deep", scale=4, steps=15000, crop=64, n_blocks=12),
+    # notebook 02's perceptual run at length: x2_mse fine-tuned, VGG relu3_3 + 10 x MSE (CONTENT_PIXEL_WEIGHT)
+    Spec("x2_perceptual", scale=2, steps=1500, crop=48, n_blocks=6, pixel=10.0, perceptual=1.0, lr=1e-4,
+         init="x2_mse"),
+    # course doc 001's models at length, as notebooks 02-03 train them (MSE, lr 1e-3, BatchNorm in train mode)
+    Spec("x2_course_mse", scale=2, steps=3000, crop=64, batch=8, architecture="course"),
+    Spec("x4_course_mse", scale=4, steps=3000, crop=64, batch=8, architecture="course"),
 )}
 
 
@@ -149,7 +169,10 @@ def loss_for(spec: Spec) -> tuple[SRLoss, str | None]:
 
 def build(spec: Spec, root: Path = REFERENCE_DIR) -> nn.Module:
     """The spec's untrained model, or its ``init`` reference model's weights (which must exist under ``root``)."""
-    model = build_upscaler("PixelShuffleUpscaler", **spec.kwargs())
+    model = build_upscaler(spec.model_class(), **spec.kwargs())
+    if spec.architecture == "course":
+        nn.init.zeros_(model.model[-1].weight)
+        nn.init.zeros_(model.model[-1].bias)
     if spec.init:
         path = root / f"{spec.init}.pt"
         if not path.is_file():
@@ -269,7 +292,7 @@ def export(spec: Spec, model: nn.Module, history: History, root: Path = REFERENC
     val_lr, val_hr = data.validation_pairs(data.sample_images("val"), VAL_CROP, spec.scale)
     crops_row, _ = evaluate(model, val_lr, val_hr, spec.scale)
     meta: dict[str, Any] = {
-        "architecture": "PixelShuffleUpscaler", "kwargs": spec.kwargs(), "scale": spec.scale,
+        "architecture": spec.model_class(), "kwargs": spec.kwargs(), "scale": spec.scale,
         "steps": int(history.last("step")), "reference": asdict(spec), "commit": _commit(),
         "command": command or " ".join(["python", "-m", "helpers.reference", *sys.argv[1:]]),
         "train_cpu_s": round(_cpu_s(history), 1), "train_wall_s": round(_wall_s(history), 1),

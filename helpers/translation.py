@@ -236,7 +236,7 @@ def split_frequencies(img: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tens
 
 
 def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                         x: torch.Tensor, y: torch.Tensor, scale: int, lambda_low: float = 1.0,
+                         x: torch.Tensor, y: torch.Tensor, scale: int, lambda_low: float = 30.0,
                          lambda_adv: float = 1.0, sigma: float = 1.0, step: int = 0,
                          use_amp: bool = True) -> dict[str, torch.Tensor]:
     """One step of learning a degradation from unpaired data, after DSGAN (Fritsche et al. 2019), the degradation
@@ -248,9 +248,10 @@ def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Op
     the high frequencies, so it judges noise, blur and compression, not the photos' different content or colours;
     (2) with D_LR frozen, G_LR steps on ``lambda_low * mean|low(fake) - low(bicubic_down(x))|
     + lambda_adv * BCE(D_LR(high(fake)), real)``: the content stays that of ``x``, the texture becomes the real
-    photos'. The default weights are ours, for a few hundred CPU steps (DSGAN weights its texture term far lower
-    over a long GPU run). Returns the detached ``low L1``, ``adversarial`` (unweighted), ``G`` and ``D``; a NaN/inf
-    raises :class:`helpers.train.TrainingDiverged` naming ``step``.
+    photos'. The default weights are ours, for a few hundred CPU steps: at ``lambda_low = 1`` G_LR trades its
+    colours for texture (a grey-green cast, notebook 08 measures it); DSGAN weights its texture term lower still
+    over a long GPU run (1 : 0.005). Returns the detached ``low L1``, ``adversarial`` (unweighted), ``G`` and
+    ``D``; a NaN/inf raises :class:`helpers.train.TrainingDiverged` naming ``step``.
     """
     gan_loss = GANLoss("vanilla")
     with autocast(x.device, use_amp):

@@ -22,7 +22,7 @@
 # that computes at low resolution and upsamples at the end (ESPCN / SRResNet) at equal compute
 # (multiply-accumulates, not seconds), and put every upscaler on the perception-distortion plane.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` about 10 min (estimated from a run on a loaded machine; to be cut); on a GPU `full` about 15 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` about 4 min; on a GPU `full` about 15 min.
 #
 # The course trains for many epochs on a GPU; `quick` trains each model for a few CPU-minutes at most, so read
 # the numbers as "what a few minutes buy", not as converged results. The closing **Measured answer** says which
@@ -56,11 +56,14 @@ from IPython.display import display
 import helpers
 import helpers.claims
 from helpers.evaluation import (
+    SR_REFERENCES,
     batchnorm_check,
     bicubic_baseline,
     evaluate,
     per_image_scores,
+    reference_claims,
     results_table,
+    show_reference_models,
     upscaler_claims,
 )
 from helpers.inference import load_upscaler, save_upscalers
@@ -564,6 +567,22 @@ display(pd.DataFrame(casts).T.round(4))
 display(pd.DataFrame(bn_table(models["course perceptual"], "course perceptual, trained")).T.round(4))
 
 # %% [markdown]
+# ### The long-trained answer: reference models
+# A few hundred CPU steps are not what either loss does when trained to the end. The reference models of
+# `reference/` (README, "Reference models") have this notebook's efficient architecture, wider and deeper:
+# `x2_mse`, trained for thousands of MSE steps, and `x2_perceptual`, which is `x2_mse` fine-tuned with this
+# notebook's perceptual run's loss (VGG16 relu3_3 plus the small MSE term): the SRGAN way to a perceptual model.
+# They are scored on the same held-out crops, next to the MSE model plus matched noise.
+
+# %%
+ref_scores = show_reference_models(SCALE, val_lr, val_hr, bicubic, val_names, out, device, seed)
+
+# %% [markdown]
+# Look at the zoomed cup rim and the fur: does the perceptual fine-tune draw a fine grid at the sub-pixel period,
+# next to its extra texture? The checkerboard column measures it, per crop; notebook 04 shows what a critic does
+# to it, and the HF ratio and SWD columns say whether the extra texture is closer to HR's than matched noise.
+
+# %% [markdown]
 # ## Save the generators
 # The four trained 2x generators go to `<run>/02_upscale_2x/upscale2x_<loss>.pt` (`helpers.inference.save_upscalers`:
 # atomic writes, a file from other settings is moved to a backup name). Their meta says how to rebuild them, so
@@ -644,8 +663,11 @@ print(f"done in {run.elapsed()[0]:.0f} s; metrics in {out / 'metrics.json'}")
 # ## Measured answer
 # Each claim compares a subject with a control that could win, per held-out crop (the spread is over the
 # three photos; a difference inside it is a tie). Headline claims are this notebook's lesson as it holds today;
-# observations record what was measured where the lesson does not hold yet at this budget.
+# observations record what was measured where the lesson does not hold yet at this budget. The reference
+# models' claims appear only when `reference/` holds them.
 
 # %%
-helpers.claims.answer(out, *upscaler_claims(scores, SCALE, steps, mac_steps, fast_steps, budget_macs / 1e9,
-                                            distance.name))
+claims = upscaler_claims(scores, SCALE, steps, mac_steps, fast_steps, budget_macs / 1e9, distance.name)
+if ref_scores:
+    claims += reference_claims(ref_scores, start=SR_REFERENCES[SCALE]["reference MSE"])
+helpers.claims.answer(out, *claims)

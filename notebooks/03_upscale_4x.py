@@ -23,7 +23,7 @@
 # the perceptual ones next to its WGAN-GP generator, notebook 08 uses the PixelShuffle MSE one as its
 # bicubic-trained baseline, and notebook 11 ranks them all on whole photos.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` about 20 min (measured at load 2-3; to be cut); on a GPU `full` about 20 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` about 7 min; on a GPU `full` about 20 min.
 #
 # The course trains 64→256 crops for many epochs on a GPU; `quick` trains on small HR crops (16→64) for a few
 # CPU-minutes at most and evaluates at the course's 64→256 size, so read the numbers as "what a few minutes
@@ -55,16 +55,18 @@ from IPython.display import display
 
 import helpers
 import helpers.claims
-from helpers.config import PROJECT_ROOT
 from helpers.evaluation import (
+    SR_REFERENCES,
     batchnorm_check,
     bicubic_baseline,
     evaluate,
     per_image_scores,
+    reference_claims,
     results_table,
+    show_reference_models,
     upscaler_claims,
 )
-from helpers.inference import load_upscaler, save_upscalers, super_resolve
+from helpers.inference import load_upscaler, save_upscalers
 from helpers.losses import CONTENT_PIXEL_WEIGHT, course_losses
 from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock
@@ -396,27 +398,7 @@ display(pd.DataFrame({(scale, key): values for scale, row in gaps.items() for ke
 # the MSE model plus noise matched to HR's high band.
 
 # %%
-REFERENCE = {"reference MSE": "x4_mse", "reference perceptual": "x4_wgan_control"}
-ref_paths = {name: PROJECT_ROOT / "reference" / f"{stem}.pt" for name, stem in REFERENCE.items()}
-ref_scores = {}
-if all(path.is_file() for path in ref_paths.values()):
-    ref_models = {name: load_upscaler(path, device) for name, path in ref_paths.items()}
-    ref_sr = {name: super_resolve(lm.model, val_lr) for name, lm in ref_models.items()}
-    ref_sr["reference MSE + noise"] = noise_matched(ref_sr["reference MSE"], val_hr, SCALE,
-                                                    torch.Generator().manual_seed(seed))
-    ref_scores = per_image_scores(ref_sr, val_hr, SCALE, perception_measures=True)
-    display(pd.DataFrame({name: {"file": ref_paths[name].name, "steps": lm.meta["steps"],
-                                 "trained on": lm.meta.get("trained_on", "cpu"), "starts from": lm.meta["reference"]["init"]}
-                          for name, lm in ref_models.items()}).T)
-    display(pd.DataFrame({(name, key): values for name, row in ref_scores.items() for key, values in row.items()
-                          if key != "SSIM-Y"}, index=val_names).T.round(3))
-    fig = sr_grid({"bicubic": bicubic, **{n: ref_sr[n] for n in REFERENCE}}, val_hr, SCALE,
-                  title="4x, reference models (GPU-trained) on the held-out crops")
-    helpers.save_figure(fig, out, "grid_reference")
-    plt.show()
-else:
-    print("reference models missing:", [str(p) for p in ref_paths.values() if not p.is_file()],
-          "-- restore them with `git checkout reference/` or train them with `make reference`")
+ref_scores = show_reference_models(SCALE, val_lr, val_hr, bicubic, val_names, out, device, seed)
 
 # %% [markdown]
 # Read the table per crop, column by column. If the perceptual fine-tune does not win the patch distance here,
@@ -529,25 +511,5 @@ if "2x" in gaps:
 else:
     print("The gap claims are not computed:", gap_note)
 if ref_scores:
-    ref_basis = f"reference models, the same start (x4_mse's weights before the fine-tune); the same {len(val_names)} crops"
-    mse, perc, noisy = (ref_scores[n] for n in ("reference MSE", "reference perceptual", "reference MSE + noise"))
-    off_one = {name: [abs(1 - v) for v in row["HF ratio"]] for name, row in ref_scores.items()}
-    claims += [
-        compare("reference_mse_beats_perceptual_on_psnr", "Trained long, MSE still wins on distortion: the reference "
-                "MSE model has a higher PSNR-Y than its perceptual fine-tune", measure="PSNR-Y (dB)",
-                subject="reference MSE", values=mse["PSNR-Y"], control="reference perceptual",
-                control_values=perc["PSNR-Y"], basis=ref_basis),
-        compare("reference_perceptual_restores_high_band_power", "The perceptual fine-tune brings the high-band power "
-                "closer to HR's than the MSE model", measure="|1 - HF power ratio|", subject="reference perceptual",
-                values=off_one["reference perceptual"], control="reference MSE", control_values=off_one["reference MSE"],
-                higher_is_better=False, kind="observation", basis=ref_basis),
-        compare("reference_perceptual_beats_mse_on_swd", "The perceptual fine-tune's patch statistics are closer to "
-                "HR's than the MSE model's", measure="Laplacian SWD (x1e3)", subject="reference perceptual",
-                values=perc["SWD"], control="reference MSE", control_values=mse["SWD"], higher_is_better=False,
-                kind="observation", basis=ref_basis),
-        compare("reference_perceptual_beats_noise_matched_on_swd", "The perceptual fine-tune beats the MSE model plus "
-                "matched noise on the Laplacian SWD", measure="Laplacian SWD (x1e3)", subject="reference perceptual",
-                values=perc["SWD"], control="reference MSE + noise", control_values=noisy["SWD"],
-                higher_is_better=False, kind="observation", basis=ref_basis + "; noise seeded"),
-    ]
+    claims += reference_claims(ref_scores, start=SR_REFERENCES[SCALE]["reference MSE"])
 helpers.claims.answer(out, *claims)

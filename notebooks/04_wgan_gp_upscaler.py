@@ -27,7 +27,7 @@
 # Michaeli 2018), with a slider that blends the weights (network interpolation), and runs a short live
 # demonstration of the fine-tune. The closing "Measured answer" says what this run shows.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 7 min; `full` (the course's 64→256 crops) is meant for a GPU. The course trains for many epochs on a GPU; here part 1's adversarial phase is a few CPU minutes, and part 2's reference fine-tunes took minutes on a GPU (hours on a CPU).
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min; `full` (the course's 64→256 crops) is meant for a GPU. The course trains for many epochs on a GPU; here part 1's adversarial phase is a few CPU minutes, and part 2's reference fine-tunes took minutes on a GPU (hours on a CPU).
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/04_wgan_gp_upscaler.ipynb)
 
 # %%

@@ -25,7 +25,7 @@
 # saturating loss against a discriminator that has a head start, course doc 002's remedy for a winning
 # discriminator, and mode collapse, each against a control trained for the same steps.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 4 min; on a GPU `full` about 10 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min; on a GPU `full` about 10 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/05_gan_dcgan.ipynb)
 
 # %%

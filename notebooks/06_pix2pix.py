@@ -26,7 +26,7 @@
 # `UnetSkipConnectionBlock` (course doc 004) and the PatchGAN, train "L1 only" and "L1 + cGAN" at equal steps,
 # and compare them with the controls that could win. Then the same method on real photos: HED edges → photo.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 4 min; on a GPU `full` about 10 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min; on a GPU `full` about 10 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/06_pix2pix.ipynb)
 
 # %%

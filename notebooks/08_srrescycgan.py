@@ -400,7 +400,8 @@ print("plain TV(target):", float(helpers.tv_loss(target)), "| gradient TV(target
 # frequencies**, of real LR photos and of G_LR's outputs. The two collections show different scenes: a
 # discriminator on whole images would also ask G_LR to change the content, one on the high frequencies can only
 # ask for the texture of a real LR photo. `low` is a Gaussian blur of one LR pixel, `high` the rest; the weights
-# and the learning rate are ours, for a few hundred CPU steps.
+# and the learning rate are ours, for a few hundred CPU steps. The low-frequency term weighs 30 times the
+# adversarial one: the same steps at 1 : 1 run beside as a control, and we will measure what they do to colour.
 
 # %%
 # twin: helpers.translation.split_frequencies
@@ -413,7 +414,7 @@ def split_frequencies(img: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tens
 # %%
 # twin: helpers.translation.degradation_gan_step
 def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                         x: torch.Tensor, y: torch.Tensor, scale: int, lambda_low: float = 1.0,
+                         x: torch.Tensor, y: torch.Tensor, scale: int, lambda_low: float = 30.0,
                          lambda_adv: float = 1.0, sigma: float = 1.0, step: int = 0,
                          use_amp: bool = True) -> dict[str, torch.Tensor]:
     """One step of learning a degradation from unpaired data, after DSGAN (Fritsche et al. 2019), the degradation
@@ -425,9 +426,10 @@ def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Op
     the high frequencies, so it judges noise, blur and compression, not the photos' different content or colours;
     (2) with D_LR frozen, G_LR steps on ``lambda_low * mean|low(fake) - low(bicubic_down(x))|
     + lambda_adv * BCE(D_LR(high(fake)), real)``: the content stays that of ``x``, the texture becomes the real
-    photos'. The default weights are ours, for a few hundred CPU steps (DSGAN weights its texture term far lower
-    over a long GPU run). Returns the detached ``low L1``, ``adversarial`` (unweighted), ``G`` and ``D``; a NaN/inf
-    raises :class:`helpers.train.TrainingDiverged` naming ``step``.
+    photos'. The default weights are ours, for a few hundred CPU steps: at ``lambda_low = 1`` G_LR trades its
+    colours for texture (a grey-green cast, notebook 08 measures it); DSGAN weights its texture term lower still
+    over a long GPU run (1 : 0.005). Returns the detached ``low L1``, ``adversarial`` (unweighted), ``G`` and
+    ``D``; a NaN/inf raises :class:`helpers.train.TrainingDiverged` naming ``step``.
     """
     gan_loss = GANLoss("vanilla")
     with autocast(x.device, use_amp):
@@ -454,19 +456,32 @@ def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Op
 
 # %%
 dsgan_steps = P.pick(smoke=6, quick=300, full=5000)
-torch.manual_seed(seed)
-G_LR = DegradationGenerator(SCALE, g_ch, g_blocks).to(device)
-D_hf = NLayerDiscriminator(3, ndf, n_layers=2, norm="batch").to(device)  # judges the high frequencies of LR crops
-opt_glr = torch.optim.Adam(G_LR.parameters(), 5e-4, betas=(0.5, 0.999))
-opt_dhf = torch.optim.Adam(D_hf.parameters(), 5e-4, betas=(0.5, 0.999))
-dsgan_history = History()
-t_dsgan = time.perf_counter()
-for i in helpers.progress(dsgan_steps, desc="G_LR without pairs"):
-    dsgan_history.log(i + 1, **degradation_gan_step(G_LR, D_hf, opt_glr, opt_dhf, next(hr_crops)[1].to(device),
-                                                    next(lr_crops)[1].to(device), SCALE, step=i))
-dsgan_seconds = time.perf_counter() - t_dsgan
-print(f"{dsgan_steps} steps in {dsgan_seconds:.0f} s; last losses: "
-      f"{ {k: round(dsgan_history.last(k), 4) for k in ('low L1', 'adversarial', 'D')} }")
+LAMBDA_LOW, CONTROL_LOW = 30.0, 1.0  # the low-frequency weight (adversarial weight 1), and the control's
+
+
+def learn_degradation(lambda_low: float, desc: str, hr_batches: helpers.RandomCrops,
+                      lr_batches: helpers.RandomCrops) -> tuple[nn.Module, History, float]:
+    """``dsgan_steps`` DSGAN steps from the seed, on batches of the two domains: ``(G_LR, history, wall s)``."""
+    torch.manual_seed(seed)
+    g_lr = DegradationGenerator(SCALE, g_ch, g_blocks).to(device)
+    d_hf = NLayerDiscriminator(3, ndf, n_layers=2, norm="batch").to(device)  # judges the high frequencies of LR crops
+    opt_g = torch.optim.Adam(g_lr.parameters(), 5e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d_hf.parameters(), 5e-4, betas=(0.5, 0.999))
+    history, t0 = History(), time.perf_counter()
+    for i in helpers.progress(dsgan_steps, desc=desc):
+        history.log(i + 1, **degradation_gan_step(g_lr, d_hf, opt_g, opt_d, next(hr_batches)[1].to(device),
+                                                  next(lr_batches)[1].to(device), SCALE, lambda_low=lambda_low,
+                                                  step=i))
+    return g_lr, history, time.perf_counter() - t0
+
+
+same_batches = copy.deepcopy((hr_crops, lr_crops))  # the control draws the very crops the main run draws
+G_LR, dsgan_history, dsgan_seconds = learn_degradation(LAMBDA_LOW, "G_LR without pairs", hr_crops, lr_crops)
+G_LR_control, control_history, _ = learn_degradation(CONTROL_LOW, f"control: λ_low = {CONTROL_LOW:g}", *same_batches)
+for name, hist in ((f"λ_low = {LAMBDA_LOW:g}", dsgan_history), (f"λ_low = {CONTROL_LOW:g}", control_history)):
+    print(f"{name}: {dsgan_steps} steps; last losses "
+          f"{ {k: round(hist.last(k), 4) for k in ('low L1', 'adversarial', 'D')} }")
+print(f"main run: {dsgan_seconds:.0f} s")
 
 # %% [markdown]
 # ### Measuring a degradation: test charts
@@ -528,7 +543,8 @@ n_draws = P.pick(smoke=4, quick=16, full=64)
 chart_gen = torch.Generator().manual_seed(7)
 charts = {"truth (real-world)": chart_stats(lambda x: realworld_degrade(x, SCALE, chart_gen)[0], n_draws),
           "bicubic downsampling": chart_stats(lambda x: bicubic_down(x, SCALE), n_draws),
-          "G_LR learnt without pairs": chart_stats(learned(G_LR), n_draws)}
+          "G_LR learnt without pairs": chart_stats(learned(G_LR), n_draws),
+          f"control: λ_low = {CONTROL_LOW:g}": chart_stats(learned(G_LR_control), n_draws)}
 
 
 def chart_table() -> pd.DataFrame:
@@ -768,6 +784,9 @@ plt.show()
 
 # %%
 charts["G_LR after the cycle phase"] = chart_stats(learned(model.G_LR), n_draws)
+glr_outputs = {"truth's LR": val_lr, f"G_LR (λ_low = {LAMBDA_LOW:g})": learned(G_LR)(val_hr),
+               f"control (λ_low = {CONTROL_LOW:g})": learned(G_LR_control)(val_hr),
+               "G_LR (after cycle)": learned(model.G_LR)(val_hr)}
 display(chart_table().style.format(precision=4))
 with torch.no_grad():
     card = torch.full((1, 3, CHART, CHART), 0.5)
@@ -782,12 +801,28 @@ fig = helpers.show_grid(columns, zoom=None, panel_size=1.9,
                         title="test charts: grey card (deviation from grey x10) and edge, degraded by each")
 helpers.save_figure(fig, out, "charts")
 plt.show()
-fig = helpers.show_grid({"HR (truth)": val_hr, "truth's LR": val_lr, "bicubic ↓": bicubic_down(val_hr, SCALE),
-                         "G_LR (no pairs)": learned(G_LR)(val_hr), "G_LR (after cycle)": learned(model.G_LR)(val_hr)},
+fig = helpers.show_grid({"HR (truth)": val_hr, "bicubic ↓": bicubic_down(val_hr, SCALE), **glr_outputs},
                         zoom=(0.4, 0.4, 0.25), panel_size=1.9,
                         title="held-out photos degraded by the truth, by bicubic and by the learnt G_LR")
 helpers.save_figure(fig, out, "learned_degradation")
 plt.show()
+
+# %% [markdown]
+# Did G_LR keep the colours? The low-frequency term asked it to keep `low(bicubic↓ x)`; the **colour drift** is
+# what it kept of that request, per held-out photo: the mean absolute difference between the blurred output and the
+# blurred bicubic downsample (the same `split_frequencies` blur of one LR pixel). The truth's own degradation moves
+# the low frequencies a little too (its blur, noise and JPEG), so its drift is the mark to reach.
+
+
+# %%
+def colour_drift(lr: torch.Tensor) -> list[float]:
+    """Per image of ``lr`` ``(B, 3, h, w)`` in [0, 1] (degraded ``val_hr``): mean |low(lr) - low(bicubic↓ HR)|."""
+    reference = split_frequencies(bicubic_down(val_hr, SCALE))[0]
+    return (split_frequencies(lr.float())[0] - reference).abs().mean(dim=(1, 2, 3)).tolist()
+
+
+drift = {name: colour_drift(lr) for name, lr in glr_outputs.items()}
+display(pd.DataFrame(drift, index=list(val_images)).T.style.format(precision=4))
 
 # %% [markdown]
 # ## Results on the held-out real-world set
@@ -900,11 +935,11 @@ print("saved", ckpt.path.name, "| reloaded:", reloaded_meta["architecture"], "sa
 #   Inside the cycle phase G_LR is also pulled towards bicubic: the backward cycle punishes every bit of noise that
 #   G_HR cannot remove, and the identity term asks it to leave LR images alone. That is why it learns first, on its
 #   own (the DSGAN stage); the test charts show how much of it the cycle phase keeps.
-# * **Colour casts in the learnt degradation.** The low-frequency term is an L1 between blurred images, weighted
-#   like the adversarial term; D_LR judges each colour channel's high frequencies, so in a few hundred steps G_LR
-#   can trade some colour fidelity for high frequencies that fool it (look at the G_LR columns of the held-out
-#   figure). A larger low-frequency weight pins the colours (exercise 5); in the cycle phase the backward cycle and
-#   the identity term pull them back.
+# * **Colour casts in the learnt degradation.** The low-frequency term is an L1 between blurred images: a colour
+#   shift of a few per cent costs it little, while D_LR, judging each colour channel's high frequencies, pushes
+#   hard. Weighted like the adversarial term (the control, λ_low = 1), G_LR trades its colours for high frequencies
+#   that fool D_LR: the grey-green cast of the control's column, and its colour drift. Thirty times heavier, the
+#   colours stay; in the cycle phase the backward cycle and the identity term pull them back too.
 # * **What a convolution cannot draw.** JPEG's blocks sit on a fixed 8×8 grid of the image; G_LR is a convolutional
 #   network that sees random crops, and moving its input by one LR pixel moves its output by one LR pixel, so it
 #   has no way to know where the grid is. It can learn JPEG's smoothing, not its block edges (the blockiness column).
@@ -939,7 +974,7 @@ print("saved", ckpt.path.name, "| reloaded:", reloaded_meta["architecture"], "sa
 # main run's: what does G_LR learn now? (2) Remove G_LR's noise channel (`noise_channels=0`): can it still imitate
 # sensor noise? (3) Replace the gradient TV loss by the plain TV of notebook 03 and compare the zoomed crops.
 # (4) Run `python -m helpers.upscale --model runs/latest/08_srrescycgan/srrescycgan_g_hr.pt` on a noisy phone photo.
-# (5) Train G_LR with `lambda_low=10` in `degradation_gan_step`: do the colours stay, and what happens to the
+# (5) Try `LAMBDA_LOW = 10` and `100`: where does the colour drift cross the truth's, and what happens to the
 # test-chart noise and rise width?
 
 # %%
@@ -959,7 +994,8 @@ print(f"done in {wall:.0f} s wall, {cpu:.0f} s CPU; metrics in {out / 'metrics.j
 # %% [markdown]
 # ## Measured answer
 # Does G_LR, trained without a single pair, learn the real-world degradation? On the test charts, per draw: is its
-# noise and its blur nearer the truth's average than bicubic downsampling's? And does the unpaired cycle phase
+# noise and its blur nearer the truth's average than bicubic downsampling's? Per held-out photo, does it keep the
+# colours, against the control with λ_low = 1? And does the unpaired cycle phase
 # give G_HR more than the same steps of supervised training on the generic guess's pairs would? Then, photo by
 # photo on the three held-out real-world crops (PSNR-Y), the stages against bicubic and the bicubic-trained model.
 
@@ -978,12 +1014,23 @@ def chart_claim(name: str, key: str, glr: str, kind: str) -> Claim:
                    higher_is_better=False, kind=kind, basis=f"{n_draws} chart draws each")
 
 
+glr_main, glr_control = f"G_LR (λ_low = {LAMBDA_LOW:g})", f"control (λ_low = {CONTROL_LOW:g})"
 answer(out,
        chart_claim("g_lr_learns_noise", "noise std", "G_LR learnt without pairs", "headline"),
        chart_claim("g_lr_learns_blur", "rise width (LR px)", "G_LR learnt without pairs", "headline"),
        chart_claim("g_lr_learns_blocks", "blockiness", "G_LR learnt without pairs", "observation"),
        chart_claim("g_lr_keeps_noise_in_cycle", "noise std", "G_LR after the cycle phase", "observation"),
        chart_claim("g_lr_keeps_blur_in_cycle", "rise width (LR px)", "G_LR after the cycle phase", "observation"),
+       compare("g_lr_keeps_colours", "the low-frequency weight keeps G_LR's colours: its colour drift is below "
+               "the control's, trained with the low frequencies weighted like the adversarial term",
+               measure="colour drift (mean |low(G_LR x) - low(bicubic↓ x)|)", subject=glr_main,
+               values=drift[glr_main], control=glr_control, control_values=drift[glr_control],
+               higher_is_better=False, kind="headline",
+               basis=f"{photos}; {dsgan_steps} DSGAN steps each, the same seed and crops"),
+       compare("g_lr_drifts_no_more_than_the_truth", "G_LR's colour drift is no larger than the truth's own "
+               "degradation's", measure="colour drift (mean |low(LR) - low(bicubic↓ x)|)", subject=glr_main,
+               values=drift[glr_main], control="truth's LR", control_values=drift["truth's LR"],
+               higher_is_better=False, kind="observation", basis=photos),
        compare("cycle_phase_vs_supervised", "the unpaired cycle phase gives G_HR more than the same steps of "
                "supervised training on the generic guess's pairs", measure="PSNR-Y (dB)", subject="SRResCycGAN",
                values=sr_psnr["SRResCycGAN"], control="supervised alone", control_values=sr_psnr[SUP],

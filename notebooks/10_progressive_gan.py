@@ -25,7 +25,7 @@
 # it with the digit classifier of notebook 05 (classes covered, mean confidence), next to the same numbers for
 # real digits at the same resolution. Every comparison is repeated for three training seeds.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 6 min; on a GPU `full` about 30 min.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 5 min; on a GPU `full` about 30 min.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/10_progressive_gan.ipynb)
 
 # %%

@@ -25,7 +25,7 @@
 # nothing; run alone, it scores whatever checkpoints the run folder holds (bicubic only if none), and its
 # **Measured answer** names the models it found.
 #
-# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 2 min; inference only.
+# **Budget** (2 CPU cores, idle): `smoke` under 2 min, `quick` under 3 min; inference only.
 # [Open in Colab](https://colab.research.google.com/github/srgan-notebooks/srgan-notebooks/blob/main/notebooks/11_upscale_your_own.ipynb)
 
 # %%
@@ -97,10 +97,12 @@ if not checkpoints:
 
 # %% [markdown]
 # Next to this run's models, the **long-trained reference models** of `reference/` (README, "Reference models"):
-# the same efficient architecture trained for thousands of steps (`x4_mse`, `x2_mse`), and notebook 04's SRGAN
-# recipe fine-tuned from `x4_mse` with the critic (`x4_wgan`, `x4_wgan_px`) and without it (`…_control`, the same
-# loss and steps). They were trained on a GPU (their meta says where and how); they show what the methods do
-# when the minutes of a quick run are not the limit. Their names start with "ref".
+# the same efficient architecture trained for thousands of steps (`x4_mse`, `x2_mse`, the deeper `x4_mse_deep`),
+# `x2_perceptual` fine-tuned from `x2_mse` with notebook 02's perceptual loss, notebook 04's SRGAN recipe
+# fine-tuned from `x4_mse` with the critic (`x4_wgan`, `x4_wgan_px`) and without it (`…_control`, the same loss
+# and steps), and the course's own `Upscale2x` / `Upscale4x` trained for thousands of MSE steps
+# (`x2_course_mse`, `x4_course_mse`). Their meta says where and how each was trained (a GPU or this CPU); they show
+# what the methods do when the minutes of a quick run are not the limit. Their names start with "ref".
 
 
 # %%
@@ -330,6 +332,13 @@ print(f"done in {run.elapsed()[0]:.0f} s; metrics in {out / 'metrics.json'}")
 # %%
 compare = helpers.claims.compare
 claims = []
+
+
+def source(*names: str) -> str:
+    """A claim's source: "reference" where its subject or control is a committed reference model, else "live"."""
+    return "reference" if any(name.startswith("ref ") for name in names) else "live"
+
+
 for key, names in models_found.items():
     if not names:
         continue
@@ -338,7 +347,7 @@ for key, names in models_found.items():
         f"best_{key}_model_beats_bicubic", f"The best {key} upscaler of this run beats bicubic on whole held-out photos",
         measure="PSNR-Y (dB)", subject=best[key], values=psnr[best[key]], control="bicubic",
         control_values=psnr["bicubic"], kind="headline" if key == f"{scale}x" else "observation",
-        basis=f"the same {len(photos)} held-out photos; best by mean of the {key} models found: {', '.join(names)}"))
+        source=source(best[key]), basis=f"the same {len(photos)} held-out photos; best by mean of the {key} models found: {', '.join(names)}"))
     by_loss = {True: [], False: []}  # trained with a perceptual or adversarial term?
     for m in names:
         weights = loss_weights(next(lm for lm in upscalers if lm.name == m))
@@ -350,7 +359,7 @@ for key, names in models_found.items():
             f"feature_loss_beats_pixel_loss_on_vgg_dist_{key}",
             f"At {key}, the best model trained with a perceptual or adversarial loss is closer to HR in VGG features "
             "than the best pixel-loss model", measure=dist, subject=feat, values=vgg[feat], control=pix,
-            control_values=vgg[pix], higher_is_better=False, kind="observation",
+            control_values=vgg[pix], higher_is_better=False, kind="observation", source=source(feat, pix),
             basis=f"the same {len(photos)} held-out photos; perceptual/adversarial: {', '.join(by_loss[True])}; "
                   f"pixel loss: {', '.join(by_loss[False])}"))
         swd = per_photo(key, "SWD")
@@ -365,7 +374,7 @@ for key, names in models_found.items():
                 f"At {key}, the best model trained with a perceptual or adversarial loss has textures closer to HR's "
                 f"(Laplacian-patch SWD) than {control}", measure="Laplacian SWD (x1e3)", subject=feat,
                 values=swd[feat], control=control, control_values=values, higher_is_better=False,
-                kind="observation", basis=f"the same {len(photos)} held-out photos; weight-free measure no model "
+                kind="observation", source=source(feat, pix), basis=f"the same {len(photos)} held-out photos; weight-free measure no model "
                                           "trains on; noise: grey Gaussian matched to HR's high-band power"))
     else:
         print(f"{key}: no VGG-dist claim; it needs a pixel-loss model and a perceptual or adversarial one, found "

@@ -466,3 +466,56 @@ def test_batchnorm_check_scores_both_modes_without_touching_the_running_averages
     base = F.interpolate(crops.lr, scale_factor=2, mode="bilinear", align_corners=True).clamp(0, 1)
     want = (base - crops.hr).mean(dim=(0, 2, 3))
     assert [rows["running averages (eval)"][f"mean error {c}"] for c in "RGB"] == pytest.approx(want.tolist(), abs=1e-6)
+
+
+def test_reference_claims_pair_the_reference_models_per_crop():
+    from helpers.evaluation import reference_claims
+
+    def row(psnr, swd, hf):
+        return {"PSNR-Y": psnr, "SWD": swd, "HF ratio": hf}
+
+    scores = {"reference MSE": row([30.0, 28.0], [60.0, 50.0], [0.4, 0.5]),
+              "reference perceptual": row([29.0, 27.5], [40.0, 45.0], [0.9, 1.2]),
+              "reference MSE + noise": row([27.0, 26.0], [30.0, 35.0], [1.0, 1.0])}
+    got = {c.name: c for c in reference_claims(scores, start="x2_mse")}
+    assert [c.name for c in got.values() if c.kind == "headline"] == ["reference_mse_beats_perceptual_on_psnr"]
+    assert all(c.source == "reference" for c in got.values())
+    psnr = got["reference_mse_beats_perceptual_on_psnr"]
+    assert (psnr.subject, psnr.control, psnr.n) == ("reference MSE", "reference perceptual", 2)
+    assert psnr.margin == pytest.approx(0.75) and "x2_mse's weights" in psnr.basis
+    hf = got["reference_perceptual_restores_high_band_power"]  # |1 - ratio|: 0.1, 0.2 against 0.6, 0.5
+    assert hf.value == pytest.approx(0.15) and hf.control_value == pytest.approx(0.55) and not hf.higher_is_better
+    swd = got["reference_perceptual_beats_mse_on_swd"]
+    assert swd.margin == pytest.approx(12.5) and swd.verdict == "holds"
+    noise = got["reference_perceptual_beats_noise_matched_on_swd"]
+    assert noise.control == "reference MSE + noise" and noise.margin == pytest.approx(-10.0)
+    assert noise.verdict != "holds"
+
+
+def test_reference_outputs_load_score_and_add_the_noise_control(tmp_path, capsys):
+    from dataclasses import replace
+
+    from helpers import reference as R
+    from helpers.evaluation import SR_REFERENCES, reference_outputs, reference_summary
+    hr = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))  # white: power the LR cannot carry
+    lr = F.avg_pool2d(hr, 2)
+    assert reference_outputs(2, lr, hr, tmp_path) is None
+    assert "reference models missing" in capsys.readouterr().out
+    for name, stem in SR_REFERENCES[2].items():
+        spec = replace(R.Spec(stem, scale=2, steps=1, crop=16, batch=1, channels=4, n_blocks=1),
+                       init="x2_mse" if "perceptual" in name else None)
+        model = R.build(spec, tmp_path)
+        Checkpoint(tmp_path / f"{stem}.pt", {"architecture": "PixelShuffleUpscaler", "kwargs": spec.kwargs(),
+                                             "scale": 2, "steps": 7, "reference": {"init": spec.init}}
+                   ).save(7, {"model": model})
+    outputs, models = reference_outputs(2, lr, hr, tmp_path, seed=3)
+    assert list(outputs) == ["reference MSE", "reference perceptual", "reference MSE + noise"]
+    assert all(o.shape == hr.shape for o in outputs.values())
+    assert torch.equal(outputs["reference MSE"], super_resolve(models["reference MSE"].model, lr))
+    assert not torch.equal(outputs["reference MSE + noise"], outputs["reference MSE"])
+    again, _ = reference_outputs(2, lr, hr, tmp_path, seed=3)
+    assert torch.equal(again["reference MSE + noise"], outputs["reference MSE + noise"])  # the noise is seeded
+    summary = reference_summary(models)
+    assert summary["reference perceptual"] == {"file": "x2_perceptual.pt", "steps": 7, "trained on": "cpu",
+                                               "starts from": "x2_mse"}
+    assert summary["reference MSE"]["starts from"] == "-"

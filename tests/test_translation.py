@@ -329,7 +329,7 @@ def test_degradation_gan_step_d_frozen_during_g_and_g_descends():
         zero_grad(*args, **kwargs)
 
     opt_g.zero_grad = spy
-    degradation_gan_step(G_LR, D_LR, opt_g, opt_d, x, y, scale=2, lambda_adv=0.05, use_amp=False)
+    degradation_gan_step(G_LR, D_LR, opt_g, opt_d, x, y, scale=2, lambda_low=1.0, lambda_adv=0.05, use_amp=False)
     assert all(torch.equal(a, p.grad) for a, p in zip(seen[0], D_LR.parameters()))  # G's backward left D_LR alone
 
     def g_loss():
@@ -341,8 +341,23 @@ def test_degradation_gan_step_d_frozen_during_g_and_g_descends():
 
     before = g_loss()
     degradation_gan_step(G_LR, D_LR, opt_g, torch.optim.SGD(D_LR.parameters(), lr=0.0), x, y, scale=2,
-                         lambda_adv=0.05, use_amp=False)
+                         lambda_low=1.0, lambda_adv=0.05, use_amp=False)
     assert g_loss() < before
+
+
+def test_degradation_gan_step_weights_the_low_frequencies_30_by_default():
+    """The default keeps G_LR's colours (notebook 08: at 1 it trades them for texture)."""
+    def g_loss(**kwargs):
+        G_LR, D_LR = Down(1.1), conv1x1([[0.6, -0.4, 0.9]], [0.05])
+        g = torch.Generator().manual_seed(6)
+        x, y = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 4, 4, generator=g)
+        opt_g, opt_d = (torch.optim.SGD(n.parameters(), lr=0.0) for n in (G_LR, D_LR))
+        losses = degradation_gan_step(G_LR, D_LR, opt_g, opt_d, x, y, scale=2, use_amp=False, **kwargs)
+        return float(losses["G"]), float(losses["low L1"]), float(losses["adversarial"])
+
+    total, low, adv = g_loss()
+    assert low > 0 and total == pytest.approx(30.0 * low + adv)
+    assert g_loss(lambda_low=30.0) == g_loss()
 
 
 def test_srrescycgan_without_adversarial_and_cycle_trains_g_hr_alone():

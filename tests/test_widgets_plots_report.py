@@ -2,6 +2,7 @@ import json
 from datetime import datetime, timezone
 
 import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -87,9 +88,34 @@ def test_perception_distortion_plane_places_points_and_path():
     path, hr_line = ax.lines
     assert list(path.get_xdata()) == [0.2, 0.5, 0.9] and list(path.get_ydata()) == [28.5, 27.5, 26.0]
     assert list(hr_line.get_xdata()) == [1.0, 1.0]
-    assert [t.get_text() for t in ax.texts] == ["bicubic", "MSE", "GAN", "mix", "HR"]
+    assert [t.get_text() for t in ax.texts] == ["HR", "bicubic", "MSE", "GAN", "mix"]
     with pytest.raises(ValueError, match="not among the points"):
         plots.plot_perception_distortion(pts, "x", "t", path=["MSE", "nope"])
+
+
+def test_perception_distortion_labels_do_not_overlap():
+    """A cluster like 03's plane (two pairs of points almost on top of each other): every label finds its own room."""
+    pts = {"bicubic": (27.4, 104.0), "PixelShuffle MSE": (28.6, 63.0), "PixelShuffle perceptual": (26.15, 72.0),
+           "PixelShuffle MSE + noise": (26.1, 53.0), "course MSE": (25.57, 124.0),
+           "course MSE before training": (25.54, 151.0), "course MSE at equal MACs": (25.22, 157.0),
+           "course perceptual": (25.21, 185.0)}
+    fig = plots.plot_perception_distortion(pts, "SWD", "t", hr_value=0.0)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text() != "HR"]
+    assert len(boxes) == len(pts)
+    for i, a in enumerate(boxes):
+        assert all(plots._overlap(a, b) == 0 for b in boxes[i + 1:]), [t.get_text() for t in ax.texts]
+    inside = ax.get_window_extent(renderer)
+    assert all(plots._overlap(b, inside) == b.width * b.height for b in boxes)  # every label inside the axes
+    plt.close(fig)
+
+
+def test_overlap_is_the_shared_area():
+    from matplotlib.transforms import Bbox
+    a, b = Bbox.from_extents(0, 0, 4, 3), Bbox.from_extents(2, 1, 10, 10)
+    assert plots._overlap(a, b) == 4.0 and plots._overlap(b, a) == 4.0
+    assert plots._overlap(a, Bbox.from_extents(5, 5, 6, 6)) == 0.0
 
 
 def test_metrics_file_merges(tmp_path):
