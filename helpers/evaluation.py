@@ -14,7 +14,6 @@ import torch.nn as nn
 
 from . import metrics, perception
 from .claims import Claim, compare
-from .config import PROJECT_ROOT
 from .degrade import upsample
 from .inference import LoadedModel, load_upscaler, super_resolve
 from .results import History
@@ -223,35 +222,6 @@ def reference_summary(models: Mapping[str, LoadedModel]) -> dict[str, dict[str, 
     "starts from"}}``, ready for ``pandas.DataFrame(...).T``."""
     return {name: {"file": f"{lm.name}.pt", "steps": lm.meta["steps"], "trained on": lm.meta.get("trained_on", "cpu"),
                    "starts from": lm.meta["reference"]["init"] or "-"} for name, lm in models.items()}
-
-
-def show_reference_models(scale: int, lr: torch.Tensor, hr: torch.Tensor, bicubic: torch.Tensor,
-                          image_names: list[str], out: Path, device: torch.device | str = "cpu",
-                          seed: int = 0) -> dict[str, dict[str, list[float]]]:
-    """Notebooks 02-03's section on the reference models (:func:`reference_outputs` from ``reference/``) on the
-    held-out pairs ``lr`` / ``hr`` (``bicubic``: the bicubic upscale of ``lr``, ``(B, 3, H, W)`` in ``[0, 1]``,
-    one image per name of ``image_names``): displays where each model comes from and its scores per image (with
-    the perception measures), draws their grid beside bicubic and HR and saves it as ``out/grid_reference.png``.
-    Returns :func:`per_image_scores` of the models and the noise control, ``{}`` where a file is missing."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    from IPython.display import display
-
-    from .plots import save_figure, sr_grid
-
-    ref = reference_outputs(scale, lr, hr, PROJECT_ROOT / "reference", device, seed)
-    if ref is None:
-        return {}
-    outputs, models = ref
-    scores = per_image_scores(outputs, hr, scale, perception_measures=True)
-    display(pd.DataFrame(reference_summary(models)).T)
-    display(pd.DataFrame({(name, key): values for name, row in scores.items() for key, values in row.items()
-                          if key != "SSIM-Y"}, index=image_names).T.round(3))
-    fig = sr_grid({"bicubic": bicubic, **{name: outputs[name] for name in models}}, hr, scale,
-                  title=f"{scale}x, reference models on the held-out crops")
-    save_figure(fig, out, "grid_reference")
-    plt.show()
-    return scores
 
 
 def reference_claims(scores: Mapping[str, Mapping[str, list[float]]], start: str) -> list[Claim]:

@@ -16,6 +16,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.transforms import Bbox
 
 from . import metrics
+from .config import PROJECT_ROOT
+from .evaluation import per_image_scores, reference_outputs, reference_summary
 from .results import History
 
 
@@ -262,3 +264,30 @@ def place_labels(ax: plt.Axes, labels: Sequence[tuple[str, float, float, str]], 
         taken.append(best[2])
         placed.append(best[1])
     return placed
+
+
+def show_reference_models(scale: int, lr: torch.Tensor, hr: torch.Tensor, bicubic: torch.Tensor,
+                          image_names: list[str], out: Path, device: torch.device | str = "cpu",
+                          seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """Notebooks 02-03's section on the reference models (:func:`helpers.evaluation.reference_outputs` from
+    ``reference/``) on the held-out pairs ``lr`` / ``hr`` (``bicubic``: the bicubic upscale of ``lr``,
+    ``(B, 3, H, W)`` in ``[0, 1]``, one image per name of ``image_names``): displays where each model comes from
+    and its scores per image (with the perception measures), draws their grid beside bicubic and HR and saves it
+    as ``out/grid_reference.png``. Returns :func:`helpers.evaluation.per_image_scores` of the models and the noise
+    control, ``{}`` where a file is missing."""
+    import pandas as pd
+    from IPython.display import display
+
+    ref = reference_outputs(scale, lr, hr, PROJECT_ROOT / "reference", device, seed)
+    if ref is None:
+        return {}
+    outputs, models = ref
+    scores = per_image_scores(outputs, hr, scale, perception_measures=True)
+    display(pd.DataFrame(reference_summary(models)).T)
+    display(pd.DataFrame({(name, key): values for name, row in scores.items() for key, values in row.items()
+                          if key != "SSIM-Y"}, index=image_names).T.round(3))
+    fig = sr_grid({"bicubic": bicubic, **{name: outputs[name] for name in models}}, hr, scale,
+                  title=f"{scale}x, reference models on the held-out crops")
+    save_figure(fig, out, "grid_reference")
+    plt.show()
+    return scores

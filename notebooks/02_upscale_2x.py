@@ -63,14 +63,19 @@ from helpers.evaluation import (
     per_image_scores,
     reference_claims,
     results_table,
-    show_reference_models,
     upscaler_claims,
 )
 from helpers.inference import load_upscaler, save_upscalers
 from helpers.losses import CONTENT_PIXEL_WEIGHT, PIXEL_KINDS, course_losses, tv_loss
 from helpers.perception import noise_matched
 from helpers.playground import FineTunePlayground
-from helpers.plots import plot_curves_with_baseline, plot_perception_distortion, plot_psnr_per_mac, sr_grid
+from helpers.plots import (
+    plot_curves_with_baseline,
+    plot_perception_distortion,
+    plot_psnr_per_mac,
+    show_reference_models,
+    sr_grid,
+)
 from helpers.results import History
 from helpers.train import train_upscaler
 

@@ -63,7 +63,6 @@ from helpers.evaluation import (
     per_image_scores,
     reference_claims,
     results_table,
-    show_reference_models,
     upscaler_claims,
 )
 from helpers.inference import load_upscaler, save_upscalers
@@ -72,7 +71,13 @@ from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock
 from helpers.perception import noise_matched
 from helpers.playground import FineTunePlayground
-from helpers.plots import plot_curves_with_baseline, plot_perception_distortion, plot_psnr_per_mac, sr_grid
+from helpers.plots import (
+    plot_curves_with_baseline,
+    plot_perception_distortion,
+    plot_psnr_per_mac,
+    show_reference_models,
+    sr_grid,
+)
 from helpers.results import read_metrics
 from helpers.train import train_fixed_steps, train_upscaler
 
