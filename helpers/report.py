@@ -338,15 +338,21 @@ def claims_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _md_cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: a ``|`` (as in a measure ``|1 - HF ratio|``) escaped."""
+    return str(text).replace("|", "\\|")
+
+
 def claims_markdown(rows: list[dict[str, Any]]) -> str:
     """The claims as a Markdown table (what ``--readme`` writes into the README)."""
     lines = ["| notebook | claim | kind | subject | control | margin ± spread | verdict |",
              "|---|---|---|---|---|---|---|"]
     for c in rows:
         subject, control, margin = _claim_values(c)
-        lines.append(f"| {c['notebook'][:2]} | {c['statement']} ({c['measure']}; {c['source']} model"
-                     f"{'; ' + c['basis'] if c.get('basis') else ''}) | {c['kind']} | {subject} | {control} | "
-                     f"{margin} | {c['verdict']} |")
+        claim = (f"{c['statement']} ({c['measure']}; {c['source']} model"
+                 f"{'; ' + c['basis'] if c.get('basis') else ''})")
+        lines.append(f"| {c['notebook'][:2]} | {_md_cell(claim)} | {c['kind']} | {_md_cell(subject)} | "
+                     f"{_md_cell(control)} | {margin} | {c['verdict']} |")
     return "\n".join(lines)
 
 

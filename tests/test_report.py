@@ -240,3 +240,14 @@ def test_update_readme_fills_the_claims_block_from_the_run(tmp_path):
     readme.write_text("no block")
     with pytest.raises(ValueError, match="no <!-- claims:start -->"):
         report.update_readme(readme, run_dir)
+
+
+def test_claims_markdown_escapes_pipes_so_every_row_keeps_seven_cells():
+    """A measure like ``|1 - HF ratio|`` must not split a README table row."""
+    row = {"notebook": "03_upscale_4x", "statement": "nearer HR", "measure": "|1 - HF ratio|", "source": "reference",
+           "basis": "the same 3 crops", "kind": "observation", "subject": "a|b", "value": 0.2, "control": "c",
+           "control_value": 0.5, "margin": 0.3, "spread": 0.1, "n": 3, "verdict": "holds"}
+    line = report.claims_markdown([row]).splitlines()[-1]
+    cells = [c for c in line.replace("\\|", "").split("|")][1:-1]
+    assert len(cells) == 7, line
+    assert "\\|1 - HF ratio\\|" in line and "reference model" in line and "a\\|b 0.2" in line
