@@ -71,6 +71,14 @@ $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 browser-test: $(BROWSER_STAMP)
 	$(BIN)/python tests/browser/browser_test.py --notebooks $(BROWSER_NOTEBOOKS) $(if $(BROWSER_OUT),--out $(BROWSER_OUT))
 
+## make full-check: every notebook in its `full` configuration (the course's shapes, widths and crops) with each
+## training loop capped at 2 steps, on this machine; the table of status, time and peak memory goes into the README.
+## A shape or memory error shows here in minutes, not after an hour on a Colab GPU. Claims are not checked.
+.PHONY: full-check
+full-check: $(STAMP)
+	$(BIN)/python -m helpers.run --profile full --step-cap 2 --out runs/full-check
+	$(BIN)/python -m helpers.report runs/full-check/latest --full-check README.md
+
 ## make mutation: mutation testing (mutmut 2.5.1, installed here on first use) of helpers/degrade, metrics, losses
 ## and data, each against its own tests, then inference and gan_training (measured, reported); per-module killed /
 ## total in runs/mutation/summary.json, survivors explained in tests/MUTANTS.md; fails below 90 % on the first four.

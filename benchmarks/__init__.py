@@ -2,8 +2,8 @@
 series the course's way and this project's way, and the data path on its own (:mod:`benchmarks.step_time`),
 held-out PSNR-Y per training CPU-second (:mod:`benchmarks.time_to_quality`), and a headless-Chromium screenshot of
 the run report (:mod:`benchmarks.screenshot`). Results go to ``benchmarks/results/`` as CSV and PNG;
-``benchmarks/README.md`` quotes them with the machine they were measured on (the step-time tables generated from
-the CSVs by :func:`fill_blocks`).
+``benchmarks/README.md`` quotes them with the machine they were measured on (its tables generated from the CSVs by
+:func:`fill_blocks`).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parent / "README.md"
 
 
 def cpu_model() -> str:

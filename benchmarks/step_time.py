@@ -54,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmarks import RESULTS, fill_blocks, machine_info, markdown_table, read_csv, write_csv
+from benchmarks import README, RESULTS, fill_blocks, machine_info, markdown_table, read_csv, write_csv
 from helpers import data as hdata
 from helpers.config import autocast, to_channels_last
 from helpers.data import from_pm1, to_pm1  # noqa: F401  (documented range conventions)
@@ -63,7 +63,6 @@ from helpers.losses import GANLoss, VGGPerceptualLoss, gradient_penalty, tv_loss
 from helpers.train import set_requires_grad
 
 MODES = ("course", "project")
-README = Path(__file__).resolve().parent / "README.md"
 Step = Callable[[], None]
 
 

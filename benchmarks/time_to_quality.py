@@ -22,12 +22,12 @@ notebook 02's quick profile: 80) on the same crops in fp32 and in bf16, for ever
 difference fp32 - bf16 is compared with the spread between seeds (the noise).
 
 Writes ``results/time_to_quality.csv`` (every evaluation), ``results/time_to_quality_summary.csv``,
-``results/time_to_quality_{2x,4x}.png`` and ``results/same_steps.csv``.
+``results/time_to_quality_{2x,4x}.png`` and ``results/same_steps.csv``, then rewrites ``benchmarks/README.md``'s
+``time_to_quality`` and ``same_steps`` tables from them (``--readme``: only that, measuring nothing).
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import statistics
 import time
@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import helpers  # noqa: E402
-from benchmarks import RESULTS, machine_info, write_csv  # noqa: E402
+from benchmarks import README, RESULTS, fill_blocks, machine_info, markdown_table, read_csv, write_csv  # noqa: E402
 from helpers.evaluation import bicubic_baseline, evaluate  # noqa: E402
 from helpers.losses import SRLoss  # noqa: E402
 from helpers.models.upscalers import PixelShuffleUpscaler, Upscale2x, Upscale4x  # noqa: E402
@@ -143,6 +143,63 @@ def verdict(rows: list[dict]) -> dict[str, float | bool]:
             "within noise": abs(mean_diff) <= max(spread, 0.05)}
 
 
+def _num(value: str, fmt: str) -> str:
+    """A CSV cell as ``fmt`` when it is a number, as it stands otherwise ("not reached")."""
+    try:
+        return format(float(value), fmt)
+    except ValueError:
+        return value
+
+
+def quality_table(rows: list[dict[str, str]]) -> str:
+    """``time_to_quality_summary.csv`` as the README's table, each scale's verdict below it: the runs that beat
+    bicubic + :data:`MARGIN_DB` within the budget and by how much the best one ends above bicubic."""
+    reach = f"CPU-s to bicubic + {MARGIN_DB} dB"
+    table = markdown_table(
+        [("scale", "l"), ("run", "l"), ("steps", "r"), ("train CPU-s", "r"), ("held-out PSNR-Y (dB)", "r"),
+         ("SSIM-Y", "r"), ("bicubic", "r"), (reach, "r")],
+        [[f"{r['scale']}x", r["run"], r["steps"], _num(r["cpu_s"], ".0f"), _num(r["PSNR-Y"], ".2f"),
+          _num(r["SSIM-Y"], ".4f"), _num(r["bicubic PSNR-Y"], ".2f"), _num(r[reach], ".0f")] for r in rows])
+    lines = []
+    for scale in dict.fromkeys(r["scale"] for r in rows):
+        runs = [r for r in rows if r["scale"] == scale]
+        best = max(runs, key=lambda r: float(r["PSNR-Y"]))
+        reached = [r["run"] for r in runs if r[reach] != "not reached"]
+        lines.append(f"* {scale}x: {len(reached)} of {len(runs)} runs beat bicubic + {MARGIN_DB} dB within the "
+                     f"budget ({', '.join(reached) or 'none'}); the best, {best['run']}, ends "
+                     f"{float(best['PSNR-Y']) - float(best['bicubic PSNR-Y']):+.2f} dB from bicubic after "
+                     f"{float(best['cpu_s']):.0f} CPU-s.")
+    return table + "\n\n" + "\n".join(lines)
+
+
+def same_steps_table(rows: list[dict[str, str]]) -> str:
+    """``same_steps.csv`` as the README's table, with its verdict row as a sentence below it."""
+    runs = [r for r in rows if r["model"] != "verdict"]
+    verdict_row = next(r for r in rows if r["model"] == "verdict")
+    table = markdown_table(
+        [("seed", "l"), ("way", "l"), ("steps", "r"), ("PSNR-Y", "r"), ("SSIM-Y", "r"), ("train CPU-s", "r")],
+        [[r["seed"], r["way"], r["steps"], _num(r["PSNR-Y"], ".3f"), _num(r["SSIM-Y"], ".4f"),
+          _num(r["train CPU-s"], ".0f")] for r in runs])
+    within = verdict_row["within noise"] == "True"
+    return (f"{table}\n\nMean fp32 − bf16 = **{float(verdict_row['mean fp32 - bf16 (dB)']):+.2f} dB**, the spread "
+            f"between seeds **{float(verdict_row['seed spread (dB)']):.2f} dB**: the difference is "
+            f"{'within' if within else '**outside**'} the noise.")
+
+
+def readme_blocks(out: Path) -> dict[str, str]:
+    """The README's blocks this benchmark writes, by marker name, from the CSVs in ``out``."""
+    tables = {"time_to_quality": ("time_to_quality_summary.csv", quality_table),
+              "same_steps": ("same_steps.csv", same_steps_table)}
+    return {name: make(read_csv(out / csv_name)) if (out / csv_name).is_file()
+            else f"*Not measured yet: `python -m benchmarks.time_to_quality` writes `{csv_name}`.*"
+            for name, (csv_name, make) in tables.items()}
+
+
+def update_readme(out: Path, readme: Path = README) -> None:
+    """Rewrite ``readme``'s time-to-quality and same-steps blocks from the CSVs in ``out``."""
+    readme.write_text(fill_blocks(readme.read_text(encoding="utf-8"), readme_blocks(out)), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=60.0, help="training CPU-seconds per run")
@@ -151,13 +208,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--summarize-only", action="store_true", help="rebuild the summary CSV from the evaluations")
+    parser.add_argument("--readme", action="store_true",
+                        help="measure nothing: rewrite README.md's tables from the CSVs in --out")
     args = parser.parse_args(argv)
     os.environ.setdefault("SRGAN_NO_BARS", "1")
     out = Path(args.out)
+    if args.readme:
+        update_readme(out)
+        print(f"rewrote the time-to-quality tables of {README} from {out}")
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     if args.summarize_only:
-        old = {(r["scale"], r["run"]): r for r in csv.DictReader(open(out / "time_to_quality_summary.csv"))}
-        evals = list(csv.DictReader(open(out / "time_to_quality.csv")))
+        old = {(r["scale"], r["run"]): r for r in read_csv(out / "time_to_quality_summary.csv")}
+        evals = read_csv(out / "time_to_quality.csv")
         for e in evals:  # files written before the column existed: take bicubic / load from the old summary
             for key in ("bicubic PSNR-Y", "load1_end"):
                 if not e.get(key):
@@ -188,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(out / "same_steps.csv", rows)
         print("same steps verdict:", v)
     print(f"wrote results to {out}")
+    if out.resolve() == RESULTS and summary and args.same_steps:
+        update_readme(out)
+        print(f"rewrote the time-to-quality tables of {README}")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 A notebook's parameters cell holds ``profile = None``; :func:`get_profile` resolves it from the
 argument, then the ``NB_PROFILE`` environment variable, then ``"quick"``. Per-notebook numbers are
-chosen with :meth:`Profile.pick`, so every notebook states its smoke / quick / full settings in one line.
+chosen with :meth:`Profile.pick`, so every notebook states its smoke / quick / full settings in one line;
+training-step counts with :meth:`Profile.steps`, which ``$NB_STEP_CAP`` caps (``make full-check`` runs the
+``full`` shapes for two steps on a CPU, to catch a shape or memory error before a GPU hour is spent).
 """
 from __future__ import annotations
 
@@ -33,10 +35,17 @@ class Profile:
     """
 
     name: str
+    step_cap: int | None = None
 
     def pick(self, smoke: T, quick: T, full: T) -> T:
         """Return the value for this profile."""
         return {"smoke": smoke, "quick": quick, "full": full}[self.name]
+
+    def steps(self, smoke: int, quick: int, full: int) -> int:
+        """A training-step count for this profile, at most :attr:`step_cap` when one is set (shapes and sizes,
+        picked with :meth:`pick`, stay the profile's own)."""
+        n = self.pick(smoke, quick, full)
+        return n if self.step_cap is None else min(n, self.step_cap)
 
     @property
     def is_smoke(self) -> bool:
@@ -44,16 +53,21 @@ class Profile:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Resolve a profile: explicit name, else ``$NB_PROFILE``, else ``"quick"``.
+    """Resolve a profile: explicit name, else ``$NB_PROFILE``, else ``"quick"``; its step cap from
+    ``$NB_STEP_CAP`` (unset or empty: none).
 
     Raises ``ValueError`` naming the allowed values for anything else (a misspelt profile must not
-    silently run the defaults).
+    silently run the defaults; a step cap is a whole number >= 1).
     """
     chosen = name or os.environ.get("NB_PROFILE") or "quick"
     if chosen not in PROFILE_NAMES:
         raise ValueError(f"Unknown profile {chosen!r}: use one of {', '.join(PROFILE_NAMES)} "
                          "(set it in the parameters cell or with NB_PROFILE).")
-    return Profile(chosen)
+    cap = os.environ.get("NB_STEP_CAP") or None
+    if cap is not None and not (cap.isdigit() and int(cap) >= 1):
+        raise ValueError(f"NB_STEP_CAP={cap!r}: use a whole number >= 1 (the most training steps of any loop), "
+                         "or leave it unset.")
+    return Profile(chosen, None if cap is None else int(cap))
 
 
 def pick_device(preference: str = "auto") -> torch.device:

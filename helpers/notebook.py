@@ -88,5 +88,6 @@ def setup(name: str, profile: str | None = None, run_dir: str | None = None, see
     run = NotebookRun(name, get_profile(profile), output_dir(run_dir, name), pick_device(), seed_everything(seed),
                       seed)
     use_compact_figures()
-    print(f"{name}: profile {run.profile.name}, device {run.device}, seed {seed}; outputs in {run.out}")
+    cap = "" if run.profile.step_cap is None else f" (every training loop capped at {run.profile.step_cap} steps)"
+    print(f"{name}: profile {run.profile.name}{cap}, device {run.device}, seed {seed}; outputs in {run.out}")
     return run

@@ -377,32 +377,73 @@ def _claims_section(rows: list[dict[str, Any]]) -> list[str]:
 
 
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
+FULL_CHECK_START, FULL_CHECK_END = "<!-- full-check:start -->", "<!-- full-check:end -->"
+
+
+def _read_summary(run_dir: Path) -> list[dict]:
+    summary = run_dir / "summary.json"
+    if not summary.is_file():
+        raise FileNotFoundError(f"No {summary}: run `make run` first.")
+    return json.loads(summary.read_text())
+
+
+def _replace_block(readme: Path, start: str, end: str, body: str) -> Path:
+    """Replace what lies between the markers ``start`` and ``end`` in ``readme`` with ``body``."""
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {start} ... {end} block to fill.")
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + "\n" + body + "\n" + end + rest.split(end, 1)[1])
+    return readme
+
+
+def _machine(results: list[dict]) -> dict:
+    return next(((r.get("metrics") or {}).get("machine") for r in results if (r.get("metrics") or {}).get(
+        "machine")), {})
 
 
 def update_readme(readme: str | Path, run_dir: str | Path) -> Path:
     """Replace the block between :data:`README_START` and :data:`README_END` in ``readme`` with the claims
     table of the run in ``run_dir`` (its ``summary.json``); the README's result numbers are never typed."""
-    readme, run_dir = Path(readme), Path(run_dir)
-    summary = run_dir / "summary.json"
-    if not summary.is_file():
-        raise FileNotFoundError(f"No {summary}: run `make run` first.")
-    results = json.loads(summary.read_text())
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} has no {README_START} ... {README_END} block to fill.")
+    run_dir = Path(run_dir)
+    results = _read_summary(run_dir)
     profiles = sorted({str((r.get("metrics") or {}).get("profile")) for r in results})
-    machine = next(((r.get("metrics") or {}).get("machine") for r in results if (r.get("metrics") or {}).get(
-        "machine")), {})
+    machine = _machine(results)
     times = ["| notebook | run time | status |", "|---|---|---|"] + [
         f"| {r['name']} | {float(r.get('seconds', 0)):.0f} s | {r.get('status', '?')} |" for r in results]
-    block = (f"{README_START}\nFrom run `{run_dir.resolve().name}` (profile {', '.join(profiles)}; "
-             f"{machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} torch threads), written by "
-             f"`make readme`:\n\n{claims_markdown(claim_rows(results))}\n\n"
-             f"Run times in that run ({sum(float(r.get('seconds', 0)) for r in results) / 60:.1f} min in all):"
-             f"\n\n" + "\n".join(times) + f"\n{README_END}")
-    head, rest = text.split(README_START, 1)
-    readme.write_text(head + block + rest.split(README_END, 1)[1])
-    return readme
+    body = (f"From run `{run_dir.resolve().name}` (profile {', '.join(profiles)}; "
+            f"{machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} torch threads), written by "
+            f"`make readme`:\n\n{claims_markdown(claim_rows(results))}\n\n"
+            f"Run times in that run ({sum(float(r.get('seconds', 0)) for r in results) / 60:.1f} min in all):"
+            f"\n\n" + "\n".join(times))
+    return _replace_block(Path(readme), README_START, README_END, body)
+
+
+def full_check_markdown(results: list[dict]) -> str:
+    """One row per notebook of a step-capped run (``make full-check``): status, wall time, kernel peak memory."""
+    rows = ["| notebook | status | wall time | peak memory (kernel RSS) |", "|---|---|---|---|"]
+    for r in results:
+        peak = "not measured" if r.get("peak_rss_mb") is None else f"{float(r['peak_rss_mb']) / 1024:.2f} GiB"
+        rows.append(f"| {r['name']} | {_md_cell(str(r.get('status', '?')))} | {float(r.get('seconds', 0)):.0f} s "
+                    f"| {peak} |")
+    return "\n".join(rows)
+
+
+def update_full_check(readme: str | Path, run_dir: str | Path) -> Path:
+    """Replace the block between :data:`FULL_CHECK_START` and :data:`FULL_CHECK_END` in ``readme`` with the
+    table of the step-capped run in ``run_dir``; refuses a run that was not step-capped."""
+    run_dir = Path(run_dir)
+    results = _read_summary(run_dir)
+    caps = {r.get("step_cap") for r in results}
+    profiles = {str(r["metrics"]["profile"]) for r in results if (r.get("metrics") or {}).get("profile")}
+    if None in caps or len(caps) != 1:
+        raise ValueError(f"{run_dir} is not a step-capped run (step caps {sorted(map(str, caps))}): run "
+                         "`make full-check`.")
+    machine = _machine(results)
+    body = (f"From run `{run_dir.resolve().name}` (profile {', '.join(sorted(profiles))}, every training loop "
+            f"capped at {caps.pop()} steps; {machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} torch "
+            f"threads), written by `make full-check`:\n\n{full_check_markdown(results)}")
+    return _replace_block(Path(readme), FULL_CHECK_START, FULL_CHECK_END, body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -412,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--readme", type=Path, help="README whose claims block to rewrite from this run")
+    parser.add_argument("--full-check", type=Path, metavar="README",
+                        help="README whose full-profile check table to rewrite from this step-capped run")
     args = parser.parse_args(argv)
     summary = args.run_dir / "summary.json"
     if not summary.is_file():
@@ -420,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     print("report:", build_report(args.run_dir, json.loads(summary.read_text())))
     if args.readme:
         print("claims written into", update_readme(args.readme, args.run_dir))
+    if args.full_check:
+        print("full-profile check written into", update_full_check(args.full_check, args.run_dir))
     return 0
 
 

@@ -84,12 +84,12 @@ P, out, device = run.profile, run.out, run.device
 SCALE = 2
 crop = P.pick(smoke=48, quick=64, full=96)            # HR side of the training crops (LR = crop / 2)
 batch_size = P.pick(smoke=4, quick=8, full=16)
-steps = P.pick(smoke=3, quick=200, full=3000)         # course model, MSE and perceptual alike
-mac_steps = P.pick(smoke=2, quick=80, full=1000)       # the course steps whose MACs the efficient model gets
-diag_steps = P.pick(smoke=2, quick=20, full=40)        # the course model as written, to see it fall
+steps = P.steps(smoke=3, quick=200, full=3000)         # course model, MSE and perceptual alike
+mac_steps = P.steps(smoke=2, quick=80, full=1000)       # the course steps whose MACs the efficient model gets
+diag_steps = P.steps(smoke=2, quick=20, full=40)        # the course model as written, to see it fall
 val_crop = P.pick(smoke=96, quick=192, full=256)       # HR side of the held-out crops
 eval_every = P.pick(smoke=3, quick=20, full=250)
-panel_steps = P.pick(smoke=2, quick=30, full=200)
+panel_steps = P.steps(smoke=2, quick=30, full=200)
 print(f"training crops {crop}x{crop} (LR {crop // SCALE}), batch {batch_size}, {steps} steps per course run; "
       f"held-out crops {val_crop}x{val_crop}")
 

@@ -86,11 +86,11 @@ P, out, device = run.profile, run.out, run.device
 SCALE = 4
 crop = P.pick(smoke=48, quick=64, full=256)           # HR side of the training crops (LR = crop / 4); course: 256
 batch_size = P.pick(smoke=4, quick=8, full=16)
-steps = P.pick(smoke=3, quick=160, full=3000)         # course model, MSE and perceptual alike
-mac_steps = P.pick(smoke=2, quick=40, full=1000)       # the course steps whose MACs the efficient model gets
+steps = P.steps(smoke=3, quick=160, full=3000)         # course model, MSE and perceptual alike
+mac_steps = P.steps(smoke=2, quick=40, full=1000)       # the course steps whose MACs the efficient model gets
 val_crop = P.pick(smoke=96, quick=256, full=256)       # HR side of the held-out crops (course: 64 -> 256)
 eval_every = P.pick(smoke=3, quick=20, full=250)
-panel_steps = P.pick(smoke=2, quick=30, full=200)
+panel_steps = P.steps(smoke=2, quick=30, full=200)
 print(f"training crops {crop}x{crop} (LR {crop // SCALE}), batch {batch_size}, {steps} steps per course run; "
       f"held-out crops {val_crop}x{val_crop}")
 

@@ -71,13 +71,13 @@ P, out, device = run.profile, run.out, run.device
 SCALE = 4
 hr_size = P.pick(smoke=64, quick=64, full=256)       # part 1: HR crop side (the course: 64 -> 256)
 batch_size = P.pick(smoke=4, quick=8, full=16)
-steps_per_epoch = P.pick(smoke=6, quick=20, full=500)  # one "epoch" of random crops
-warmup_epochs = P.pick(smoke=2, quick=4, full=20)      # perceptual-only pre-training
-adv_epochs = P.pick(smoke=2, quick=3, full=100)        # adversarial epochs (lambda_adv ramps over 5 of them)
+steps_per_epoch = P.steps(smoke=6, quick=20, full=500)  # one "epoch" of random crops
+warmup_epochs = P.steps(smoke=2, quick=4, full=20)      # perceptual-only pre-training
+adv_epochs = P.steps(smoke=2, quick=3, full=100)        # adversarial epochs (lambda_adv ramps over 5 of them)
 demo_crop = 64                                         # part 2: HR crop side (the critic needs 64 at least)
-demo_steps = P.pick(smoke=6, quick=30, full=500)       # part 2: critic steps of the live demonstration
-tune_steps = P.pick(smoke=2, quick=4, full=50)         # the loss-weight slider's default critic steps
-content_steps = P.pick(smoke=20, quick=600, full=4000)  # part 2's content model, only if none is found to load
+demo_steps = P.steps(smoke=6, quick=30, full=500)       # part 2: critic steps of the live demonstration
+tune_steps = P.steps(smoke=2, quick=4, full=50)         # the loss-weight slider's default critic steps
+content_steps = P.steps(smoke=20, quick=600, full=4000)  # part 2's content model, only if none is found to load
 print(f"part 1: HR crops {hr_size}, batch {batch_size}, {steps_per_epoch} steps per epoch, "
       f"{warmup_epochs} warm-up + {adv_epochs} adversarial epochs; part 2: {demo_steps} critic steps on "
       f"{demo_crop}-pixel crops")

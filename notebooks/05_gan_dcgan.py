@@ -71,9 +71,9 @@ run = helpers.setup("05_gan_dcgan", profile, run_dir, seed)
 P, out, device = run.profile, run.out, run.device
 SIZE, Z_DIM = 16, 64  # images 16x16 (the 8x8 digits upsampled), latent codes of 64 numbers
 n_seeds = 3  # training seeds per compared run: the claims' spread is the spread over these
-steps_main = P.pick(smoke=40, quick=400, full=6000)  # FC GAN, DCGAN and the collapse test, each seed
-steps_ablation = P.pick(smoke=20, quick=100, full=1000)  # each run of the loss and remedy comparisons
-head_start_steps = P.pick(smoke=20, quick=200, full=300)  # D trains alone before the saturating-loss comparison
+steps_main = P.steps(smoke=40, quick=400, full=6000)  # FC GAN, DCGAN and the collapse test, each seed
+steps_ablation = P.steps(smoke=20, quick=100, full=1000)  # each run of the loss and remedy comparisons
+head_start_steps = P.steps(smoke=20, quick=200, full=300)  # D trains alone before the saturating-loss comparison
 d_skip = 0.5  # course doc 002's remedy: D's update is skipped while its loss is below this
 n_eval = P.pick(smoke=500, quick=1000, full=1000)  # generated samples scored at every refresh
 eval_every = P.pick(smoke=20, quick=100, full=500)
@@ -865,7 +865,7 @@ panel = helpers.LossWeightPanel({"lr ratio D/G": helpers.Slider(0.5, 0.1, 10.0, 
                                  "D steps per G step": helpers.Slider(1, 1, 5, 1),
                                  "real label": helpers.Slider(1.0, 0.7, 1.0, 0.05),
                                  "D's shift (px)": helpers.Slider(3, 0, 4, 1)},
-                                continue_training, steps=P.pick(smoke=20, quick=50, full=200), max_steps=1000)
+                                continue_training, steps=P.steps(smoke=20, quick=50, full=200), max_steps=1000)
 display(panel)
 panel.run(inline=True)  # once with the defaults, so batch runs show the result
 

@@ -75,13 +75,13 @@ crop = 64                                            # training crops of the pho
 num_downs = 6                                        # U-Net levels: crop / 2**num_downs = 1 at the bottleneck
 ngf = P.pick(smoke=8, quick=16, full=64)             # generator / discriminator width (the paper: 64)
 batch_size = P.pick(smoke=4, quick=8, full=16)       # photo task; the paper: 1 (facades) to 4 (edges2shoes)
-steps = P.pick(smoke=20, quick=800, full=5000)       # texture task, per run; L1-only and L1+cGAN get the same
-photo_steps = P.pick(smoke=10, quick=200, full=3000)  # the real-photo demonstration, per run
+steps = P.steps(smoke=20, quick=800, full=5000)       # texture task, per run; L1-only and L1+cGAN get the same
+photo_steps = P.steps(smoke=10, quick=200, full=3000)  # the real-photo demonstration, per run
 n_heldout = P.pick(smoke=4, quick=8, full=16)        # held-out label maps of the texture task
 heldout_size = 128                                   # their side (a multiple of 2**num_downs)
 texture_crop = heldout_size                          # texture task: trained at the size it is tested at
 texture_batch = batch_size * crop**2 // texture_crop**2  # as many pixels per step as the photo task
-panel_steps = P.pick(smoke=2, quick=20, full=100)    # the slider panel's "train N steps" default
+panel_steps = P.steps(smoke=2, quick=20, full=100)    # the slider panel's "train N steps" default
 LAMBDA_L1 = 10.0                                     # see "The losses" (the paper: 100)
 print(f"profile {P.name}, device {device}, U-Net {num_downs} levels ngf={ngf}; texture task: {texture_batch} x "
       f"{texture_crop}x{texture_crop} per step, {steps} steps per run; photos: {batch_size} x {crop}x{crop} per step, "

@@ -76,7 +76,7 @@ batch_size = P.pick(smoke=4, quick=4, full=1)  # the paper: batch size 1
 ngf = P.pick(smoke=8, quick=8, full=64)  # generator width (the paper: 64)
 n_blocks = P.pick(smoke=1, quick=2, full=9)  # residual blocks (the paper: 9 at 256x256)
 ndf = P.pick(smoke=8, quick=8, full=64)  # discriminator width (the paper: 64)
-steps = P.pick(smoke=30, quick=300, full=20000)  # the paper: 200 epochs of ~1,000 images = 200,000 steps
+steps = P.steps(smoke=30, quick=300, full=20000)  # the paper: 200 epochs of ~1,000 images = 200,000 steps
 lr = 2e-4  # the paper: Adam 2e-4, beta1 = 0.5, in every profile
 skip = P.pick(smoke=True, quick=True, full=False)  # NOT in the paper: generators start as the identity (below)
 LAMBDA_CYC = 10.0  # Zhu et al.: lambda = 10
@@ -665,7 +665,7 @@ def continue_training(weights: dict[str, float], n_steps: int) -> None:
 
 panel = helpers.LossWeightPanel({"lambda_cyc": helpers.Slider(LAMBDA_CYC, 0.0, 20.0, 0.5),
                                  "lambda_id": helpers.Slider(LAMBDA_ID, 0.0, 10.0, 0.5)},
-                                continue_training, steps=P.pick(smoke=4, quick=20, full=500), max_steps=2000)
+                                continue_training, steps=P.steps(smoke=4, quick=20, full=500), max_steps=2000)
 display(panel)
 panel.run(inline=True)  # once with this profile's weights, so batch runs show the result
 

@@ -74,7 +74,7 @@ P, out, device = run.profile, run.out, run.device
 SCALE = 4
 crop = P.pick(smoke=64, quick=64, full=128)          # HR side of the training crops (LR = crop / 4)
 batch_size = P.pick(smoke=4, quick=8, full=16)
-steps = P.pick(smoke=12, quick=300, full=20000)      # SRResCycGAN steps (the paper: 100k+ iterations on a GPU)
+steps = P.steps(smoke=12, quick=300, full=20000)      # SRResCycGAN steps (the paper: 100k+ iterations on a GPU)
 lr_init = P.pick(smoke=1e-4, quick=1e-4, full=1e-4)  # Adam 1e-4 (course doc 003)
 halve_every = max(1, steps // 3)                     # course doc 003: halve every 10k iterations; scaled to our steps
 val_crop = P.pick(smoke=96, quick=192, full=256)     # HR side of the held-out crops
@@ -152,7 +152,7 @@ if nb03.exists():
 else:
     meta03 = {"architecture": "PixelShuffleUpscaler", "kwargs": {"scale": SCALE, "channels": 32, "n_blocks": 2}}
     model03 = PixelShuffleUpscaler(**meta03["kwargs"]).to(device)
-    bic_steps = P.pick(smoke=10, quick=150, full=3000)
+    bic_steps = P.steps(smoke=10, quick=150, full=3000)
     bicubic_pairs = helpers.RandomCrops(train_photos, crop, SCALE, batch_size, torch.Generator().manual_seed(seed))
     train_upscaler(model03, SRLoss(pixel=1.0), bicubic_pairs, bic_steps,
                               torch.optim.Adam(model03.parameters(), lr=1e-3), desc="bicubic-trained")
@@ -455,7 +455,7 @@ def degradation_gan_step(G_LR: nn.Module, D_LR: nn.Module, opt_g: torch.optim.Op
     return {"low L1": low.detach(), "adversarial": adv.detach(), "G": loss_g.detach(), "D": loss_d.detach()}
 
 # %%
-dsgan_steps = P.pick(smoke=6, quick=300, full=5000)
+dsgan_steps = P.steps(smoke=6, quick=300, full=5000)
 LAMBDA_LOW, CONTROL_LOW = 30.0, 1.0  # the low-frequency weight (adversarial weight 1), and the control's
 
 
@@ -721,7 +721,7 @@ G_HR.upscale.load_state_dict(model03.state_dict())  # start from the bicubic-tra
 start_row = evaluate(G_HR)
 print(f"G_HR at step 0: {start_row['PSNR-Y']:.3f} dB PSNR-Y, the bicubic-trained model: "
       f"{results['03 bicubic-trained']['PSNR-Y']:.3f} dB (equal: G_HR starts as that model)")
-pretrain_steps = P.pick(smoke=6, quick=150, full=2000)
+pretrain_steps = P.steps(smoke=6, quick=150, full=2000)
 t_train, c_train = time.perf_counter(), time.process_time()
 train_upscaler(G_HR, SRLoss(pixel=1.0, pixel_kind="l1"), synthetic_pairs(make_guess(seed + 1)), pretrain_steps,
                torch.optim.Adam(G_HR.parameters(), lr=1e-3), desc="pre-training")
@@ -901,7 +901,7 @@ panel = helpers.LossWeightPanel({"λ_content": helpers.Slider(default_weights["�
                                  "λ_cyc": helpers.Slider(default_weights["λ_cyc"], 0.0, 20.0, 0.5),
                                  "λ_TV": helpers.Slider(default_weights["λ_TV"], 0.0, 5.0, 0.1),
                                  "λ_adv": helpers.Slider(default_weights["λ_adv"], 1e-4, 1.0, 0.1, log=True)},
-                                fine_tune, steps=P.pick(smoke=2, quick=20, full=500), max_steps=1000)
+                                fine_tune, steps=P.steps(smoke=2, quick=20, full=500), max_steps=1000)
 display(panel)
 panel.run(inline=True)  # once with the defaults, so batch runs show the result
 

@@ -62,9 +62,9 @@ from helpers.style_transfer import match_histograms, stained_glass
 run = helpers.setup("09_style_transfer", profile, run_dir, seed)
 P, out, device, gen = run.profile, run.out, run.device, run.generator
 size = P.pick(smoke=64, quick=128, full=384)  # side of the square images we optimise
-evals = P.pick(smoke=12, quick=80, full=500)  # loss + gradient evaluations per optimisation
+evals = P.steps(smoke=12, quick=80, full=500)  # loss + gradient evaluations per optimisation
 panel_size_px = P.pick(smoke=48, quick=96, full=256)  # the sliders' and the upload's short re-runs
-panel_evals = P.pick(smoke=5, quick=25, full=100)
+panel_evals = P.steps(smoke=5, quick=25, full=100)
 print(f"images {size}x{size}, {evals} evaluations per optimisation")
 
 # %% [markdown]

@@ -77,9 +77,9 @@ G_CHANNELS = (64, 32, 16)  # generator features at 4x4, 8x8, 16x16 (course doc 0
 D_CHANNELS = tuple(reversed(G_CHANNELS))  # the discriminator mirrors it: 16 at 16x16, 32 at 8x8, 64 at 4x4
 BATCH = 32
 SEEDS = (seed, seed + 1, seed + 2)  # training seeds: every comparison is paired per seed
-steps_first = P.pick(smoke=20, quick=200, full=6000)  # stage 0 (4x4) has nothing to fade in
-steps_fade = P.pick(smoke=10, quick=80, full=4000)  # every later stage: fade-in steps ...
-steps_stable = P.pick(smoke=10, quick=80, full=6000)  # ... then stabilisation steps at the new resolution
+steps_first = P.steps(smoke=20, quick=200, full=6000)  # stage 0 (4x4) has nothing to fade in
+steps_fade = P.steps(smoke=10, quick=80, full=4000)  # every later stage: fade-in steps ...
+steps_stable = P.steps(smoke=10, quick=80, full=6000)  # ... then stabilisation steps at the new resolution
 n_eval = P.pick(smoke=500, quick=1000, full=1000)  # generated samples scored by the classifier
 eval_every = P.pick(smoke=10, quick=40, full=1000)  # scores during the first seed's run, for the curves
 print(f"steps per stage: 4x4 {steps_first}, then {steps_fade} fade-in + {steps_stable} stable at 8x8 and at "

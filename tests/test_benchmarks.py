@@ -89,3 +89,28 @@ def test_fill_blocks_replaces_only_between_its_markers():
 def test_the_readme_tables_are_the_ones_the_csvs_make():
     text = S.README.read_text(encoding="utf-8")
     assert fill_blocks(text, S.readme_blocks(S.RESULTS)) == text
+
+
+def test_the_time_to_quality_tables_are_the_ones_its_csvs_make():
+    from benchmarks import time_to_quality as Q
+
+    text = S.README.read_text(encoding="utf-8")
+    assert fill_blocks(text, Q.readme_blocks(S.RESULTS)) == text
+
+
+def test_the_time_to_quality_verdict_lines_count_the_runs_that_reached_the_bar():
+    from benchmarks import time_to_quality as Q
+
+    reach = f"CPU-s to bicubic + {Q.MARGIN_DB} dB"
+    row = {"scale": "2", "steps": "80", "cpu_s": "64.9", "SSIM-Y": "0.84", "bicubic PSNR-Y": "31.5"}
+    rows = [{**row, "run": "course", "PSNR-Y": "28.5", reach: "not reached"},
+            {**row, "run": "fast", "PSNR-Y": "33.25", reach: "3.2"}]
+    table = Q.quality_table(rows)
+    assert "| 2x | fast | 80 | 65 | 33.25 | 0.8400 | 31.50 | 3 |" in table
+    assert "| 2x | course | 80 | 65 | 28.50 | 0.8400 | 31.50 | not reached |" in table
+    assert "* 2x: 1 of 2 runs beat bicubic + 0.25 dB within the budget (fast); the best, fast, ends +1.75 dB" in table
+    same = [{"model": "m", "seed": "0", "way": "fp32 (course)", "steps": "80", "PSNR-Y": "28.3", "SSIM-Y": "0.83",
+             "train CPU-s": "64"},
+            {"model": "verdict", "mean fp32 - bf16 (dB)": "-0.3", "seed spread (dB)": "0.1", "within noise": "False"}]
+    assert Q.same_steps_table(same).endswith("= **-0.30 dB**, the spread between seeds **0.10 dB**: the difference "
+                                             "is **outside** the noise.")

@@ -23,6 +23,24 @@ def test_pick_returns_the_profiles_value():
     assert config.Profile("smoke").is_smoke and not config.Profile("quick").is_smoke
 
 
+def test_steps_are_capped_by_nb_step_cap_and_sizes_are_not(monkeypatch):
+    monkeypatch.delenv("NB_STEP_CAP", raising=False)
+    assert config.get_profile("full").steps(3, 200, 3000) == 3000
+    monkeypatch.setenv("NB_STEP_CAP", "2")
+    full = config.get_profile("full")
+    assert (full.steps(3, 200, 3000), full.steps(1, 1, 1), full.pick(48, 64, 256)) == (2, 1, 256)
+    assert config.get_profile("smoke").steps(3, 200, 3000) == 2
+    monkeypatch.setenv("NB_STEP_CAP", "")
+    assert config.get_profile("full").steps(3, 200, 3000) == 3000
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "2.5"])
+def test_a_bad_step_cap_is_an_error(monkeypatch, bad):
+    monkeypatch.setenv("NB_STEP_CAP", bad)
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        config.get_profile("full")
+
+
 def test_seed_everything_is_reproducible():
     config.seed_everything(3)
     a = torch.rand(4)

@@ -242,6 +242,30 @@ def test_update_readme_fills_the_claims_block_from_the_run(tmp_path):
         report.update_readme(readme, run_dir)
 
 
+def test_update_full_check_writes_the_capped_runs_table_and_refuses_an_uncapped_run(tmp_path):
+    import json as _json
+
+    run_dir = tmp_path / "20260101-000000"
+    run_dir.mkdir()
+    rows = [{"name": "04_wgan_gp_upscaler", "seconds": 93.4, "status": "ok", "peak_rss_mb": 3072.0, "step_cap": 2,
+             "metrics": {"profile": "full", "machine": {"cpu": "TestCPU", "torch_threads": 1}}},
+            {"name": "05_gan_dcgan", "seconds": 7.0, "status": "failed in cell 3: A|B", "peak_rss_mb": None,
+             "step_cap": 2, "metrics": {}}]
+    (run_dir / "summary.json").write_text(_json.dumps(rows))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.FULL_CHECK_START}\nold\n{report.FULL_CHECK_END}\nrest\n")
+    report.update_full_check(readme, run_dir)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("rest\n")
+    assert "| 04_wgan_gp_upscaler | ok | 93 s | 3.00 GiB |" in text
+    assert "| 05_gan_dcgan | failed in cell 3: A\\|B | 7 s | not measured |" in text
+    assert "profile full, every training loop capped at 2 steps; TestCPU, 1 torch threads" in text
+    rows[1]["step_cap"] = None
+    (run_dir / "summary.json").write_text(_json.dumps(rows))
+    with pytest.raises(ValueError, match="not a step-capped run"):
+        report.update_full_check(readme, run_dir)
+
+
 def test_claims_markdown_escapes_pipes_so_every_row_keeps_seven_cells():
     """A measure like ``|1 - HF ratio|`` must not split a README table row."""
     row = {"notebook": "03_upscale_4x", "statement": "nearer HR", "measure": "|1 - HF ratio|", "source": "reference",

@@ -66,3 +66,34 @@ def test_update_notebooks_writes_back_when_all_pass(folders):
     assert _main(folders, "--profile", "quick", "--only", "01", "--update-notebooks") == 0
     executed = nbformat.read(notebooks / "01_good.ipynb", as_version=4)
     assert executed.cells[1].outputs, "the executed copy was written back"
+
+
+def test_a_step_cap_reaches_the_notebook_is_not_enforced_and_peak_memory_is_recorded(folders, capsys):
+    notebooks, out = folders
+    assert _main(folders, "--profile", "full", "--step-cap", "2") == 0  # 02's broken claim is not enforced
+    captured = capsys.readouterr()
+    assert "every training loop capped at 2 steps" in captured.out
+    summary = json.loads((out / "latest" / "summary.json").read_text())
+    assert [r["step_cap"] for r in summary] == [2, 2]
+    import sys
+
+    if sys.platform.startswith("linux"):  # the kernel's VmHWM: a Python with torch and helpers imported
+        assert all(100 < r["peak_rss_mb"] < 4000 for r in summary), [r["peak_rss_mb"] for r in summary]
+    executed = nbformat.read(out / "latest" / "01_good" / "01_good.ipynb", as_version=4)
+    assert "profile full (every training loop capped at 2 steps)" in executed.cells[1].outputs[0]["text"]
+    assert _main(folders, "--profile", "quick") == 1  # and the next run, uncapped, enforces them again
+
+
+@pytest.mark.parametrize("extra", [["--step-cap", "0"], ["--step-cap", "2", "--update-notebooks"]])
+def test_a_bad_step_cap_or_writing_capped_outputs_back_is_refused(folders, extra):
+    with pytest.raises(SystemExit):
+        _main(folders, "--profile", "full", *extra)
+
+
+def test_peak_rss_reads_this_process_and_none_for_a_missing_one():
+    import os
+    import sys
+
+    if sys.platform.startswith("linux"):
+        assert run.peak_rss_mb(os.getpid()) > 10
+    assert run.peak_rss_mb(2**22 + 12345) is None

@@ -1,0 +1,47 @@
+"""tests/mutation.py's client (the test command mutmut runs): mutmut 2 reads only exit status 1 as "the tests
+failed", so every failing stage must come back as 1, whatever pytest's own code was (issue 19)."""
+import importlib.util
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+spec = importlib.util.spec_from_file_location("mutation_driver", Path(__file__).with_name("mutation.py"))
+driver = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(driver)
+
+
+def _fake_server(path, answers, requests):
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(path))
+    srv.listen(4)
+
+    def answer():
+        for code in answers:
+            conn, _ = srv.accept()
+            with conn:
+                requests.append(conn.makefile("rb").readline().decode().rstrip("\n").split("\0"))
+                conn.sendall(f"{code}\n".encode() if code is not None else b"")
+        srv.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("answers, expected, asked", [
+    ([0, 0], 0, 2),     # both stages of metrics pass: the mutant survived
+    ([1], 1, 1),        # a test failed: killed, the slow stage is not run
+    ([2], 1, 1),        # pytest 2, a collection error (the mutant broke the import): killed, not survived
+    ([0, 5], 1, 2),     # the second stage failed another way
+    ([None], 1, 1),     # the server hung up (the child was killed): killed
+])
+def test_client_reports_any_failing_stage_as_1(tmp_path, answers, expected, asked):
+    requests = []
+    sock = tmp_path / "s.sock"
+    thread = _fake_server(sock, answers, requests)
+    assert driver.client(str(sock), "metrics") == expected
+    thread.join(5)
+    assert len(requests) == asked
+    assert requests[0][1:] == [*driver.PYTEST, *driver.STAGES["metrics"][0]]
