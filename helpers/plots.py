@@ -220,7 +220,10 @@ def plot_perception_distortion(points: Mapping[str, tuple[float, float]], percep
 
 
 # Where a point's label may go, in points from the point: right, left, above, below, then farther out.
-LABEL_OFFSETS = ((5, 2), (5, -9), (-5, 2), (-5, -9), (0, 6), (0, -14), (10, 10), (-10, 10), (10, -18), (-10, -18))
+LABEL_OFFSETS = ((5, 2), (5, -9), (-5, 2), (-5, -9), (0, 6), (0, -14), (10, 10), (-10, 10), (10, -18), (-10, -18),
+                 (22, 16), (-22, 16), (22, -26), (-22, -26), (0, 26), (0, -34))
+#: A label placed this many points or farther from its point gets a thin leader line to it.
+LEADER_FROM_PT = 14.0
 
 
 def _overlap(a: Bbox, b: Bbox) -> float:
@@ -234,7 +237,8 @@ def place_labels(ax: plt.Axes, labels: Sequence[tuple[str, float, float, str]], 
                  marker_px: float = 8.0) -> list:
     """Annotate points ``(text, x, y, colour)`` (data coordinates) so that no label covers another label or a
     point, where the axes leave room: each label takes the first of :data:`LABEL_OFFSETS` that overlaps nothing
-    placed so far and stays inside the axes, else the one that overlaps least. Call after the layout is final
+    placed so far and stays inside the axes, else the one that overlaps least; a label :data:`LEADER_FROM_PT`
+    points or more from its point is joined to it by a thin line. Call after the layout is final
     (``tight_layout``). Returns the annotations, in the order of ``labels``."""
     renderer = ax.figure.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
@@ -256,13 +260,20 @@ def place_labels(ax: plt.Axes, labels: Sequence[tuple[str, float, float, str]], 
             if best is None or cost < best[0]:
                 if best is not None:
                     best[1].remove()
-                best = (cost, note, box)
+                best = (cost, note, box, (dx, dy))
             else:
                 note.remove()
             if cost == 0:
                 break
-        taken.append(best[2])
-        placed.append(best[1])
+        _, note, box, (dx, dy) = best
+        if np.hypot(dx, dy) >= LEADER_FROM_PT:  # the same label again, now with its leader line
+            note.remove()
+            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                               color=colour, ha=note.get_ha(),
+                               arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.5, "alpha": 0.6,
+                                           "shrinkA": 1, "shrinkB": half})
+        taken.append(box)
+        placed.append(note)
     return placed
 
 

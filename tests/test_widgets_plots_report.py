@@ -3,6 +3,7 @@ from datetime import datetime, timezone
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 
@@ -108,6 +109,19 @@ def test_perception_distortion_labels_do_not_overlap():
         assert all(plots._overlap(a, b) == 0 for b in boxes[i + 1:]), [t.get_text() for t in ax.texts]
     inside = ax.get_window_extent(renderer)
     assert all(plots._overlap(b, inside) == b.width * b.height for b in boxes)  # every label inside the axes
+    plt.close(fig)
+
+
+def test_labels_pushed_far_from_their_point_get_a_leader_line_and_near_ones_do_not():
+    """Nine models on one spot (11's 4x plane at its worst): the outer ring is used, and only there a line joins a
+    label to its point."""
+    pts = {f"model {i}": (28.0 + 0.01 * i, 60.0 + 0.1 * i) for i in range(9)} | {"far": (24.0, 150.0)}
+    fig = plots.plot_perception_distortion(pts, "SWD", "t")
+    notes = [t for t in fig.axes[0].texts if t.get_text() in pts]
+    far = [n for n in notes if np.hypot(*n.xyann) >= plots.LEADER_FROM_PT]
+    assert far, [n.xyann for n in notes]
+    assert all((n.arrow_patch is not None) == (n in far) for n in notes)
+    assert next(n for n in notes if n.get_text() == "model 0").arrow_patch is None  # the first takes (5, 2)
     plt.close(fig)
 
 
