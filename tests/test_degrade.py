@@ -261,5 +261,10 @@ def test_realworld_degrade_rejects_bad_ranges(kwargs, message):
 def test_realworld_degrade_checks_its_input():
     with pytest.raises(ValueError, match="not divisible by scale 4"):
         degrade.realworld_degrade(torch.rand(1, 3, 18, 16))
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    with pytest.raises(ValueError, match="HR size 16x18 is not divisible by scale 4"):
+        degrade.realworld_degrade(torch.rand(2, 3, 16, 18), generator=gen)  # the width: checked up front too
+    assert torch.equal(gen.get_state(), state)  # a refused batch draws nothing: a seeded held-out set stays put
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         degrade.realworld_degrade(torch.rand(3, 16, 16))
