@@ -780,9 +780,14 @@ skip = {f"{g_loss} + skip D below {d_skip}": from_head_start(f"{g_loss} + skip",
                                                              d_skip_below=d_skip)
         for g_loss in G_LOSSES}
 display(seed_table({**stalled, **skip}))
+def skipped_share(res) -> float | None:
+    """The share of D updates skipped, from the steps logged (every 5th); ``None`` when none was logged."""
+    updates = res.hist.series("d_updates")[1]
+    return round(1 - sum(updates) / len(updates), 3) if updates else None
+
+
 print("share of D updates skipped (first seed, logged every 5 steps):",
-      {k: round(1 - sum(runs[0][2].hist.series("d_updates")[1]) / len(runs[0][2].hist.series("d_updates")[1]), 3)
-       for k, runs in skip.items()})
+      {k: skipped_share(runs[0][2]) for k, runs in skip.items()})
 
 # %% [markdown]
 # Skipping D's update freezes $D$ while it is winning; whether that helps depends on why $G$ is stuck. With the

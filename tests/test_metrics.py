@@ -198,6 +198,17 @@ def test_lpips_vgg_is_computed_offline_from_torchvisions_vgg16_file(no_network, 
         assert torch.allclose(m(x, x), torch.zeros(2), atol=1e-6)
 
 
+def test_lpips_vgg_from_the_file_prints_nothing_builds_no_graph_and_never_downloads(no_network, standin_vgg16,
+                                                                                      monkeypatch, capsys):
+    downloads = []
+    monkeypatch.setattr(metrics.LPIPSMetric, "_load_downloaded", lambda self, net: downloads.append(net))
+    m = metrics.LPIPSMetric("vgg")  # as if online: the file is used all the same, nothing is downloaded
+    assert m.available and m.description == "lpips (vgg) on file:vgg16-standin.pth, normalize=True"
+    assert downloads == [] and capsys.readouterr().out == ""
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    assert not m(x, torch.rand(1, 3, 32, 32)).requires_grad  # a metric: no autograd graph kept
+
+
 def test_lpips_vgg_is_not_computed_from_another_vgg_file(no_network, tmp_path, monkeypatch):
     other = tmp_path / "my_vgg.pth"
     torch.save({f"features.{k}": v.half() for k, v in F._random("vgg16").state_dict.items()}, other)
@@ -277,6 +288,11 @@ def test_unit_normalise_of_small_features():
     f = torch.tensor([3e-6, 4e-6]).view(1, 2, 1, 1)
     assert torch.allclose(metrics.unit_normalise(f).flatten(), torch.tensor([0.6, 0.8]), atol=1e-5)
     assert torch.equal(metrics.unit_normalise(torch.zeros(1, 2, 1, 1)), torch.zeros(1, 2, 1, 1))
+
+
+def test_vgg_distance_builds_no_graph(distance):
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    assert not distance(x, torch.rand(1, 3, 32, 32)).requires_grad  # a metric: no autograd graph kept
 
 
 def test_vgg_distance_is_the_lpips_papers_formula(distance):
