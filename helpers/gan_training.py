@@ -103,7 +103,7 @@ def gan_step(G, D, real, opt_g, opt_d, *, batch_size=64, d_steps=1, real_label=1
 
 def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g_loss="non_saturating",
               batch_size=64, augment=None, d_skip_below=None, score=None, eval_every=0, fixed_z=None, name="GAN",
-              state=None, win_patience=100):
+              state=None, win_patience=100, g_optimizer="adam"):
     """Alternating GAN training: ``steps`` calls of :func:`gan_step` with Adam (β₁ = 0.5) for G and D.
 
     ``score(G)`` (e.g. the digit classifier on fresh samples) is logged at step 1, every ``eval_every`` steps
@@ -111,12 +111,16 @@ def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=
     won (``σ(D(G(z))) < 0.001`` for ``win_patience`` steps in a row: G gets no useful gradient), stops the run
     with a message in ``stopped`` (``win_patience=None``: never stop, for runs compared at equal steps).
     ``d_skip_below`` is passed to :func:`gan_step`. ``state`` (a previous result) continues a run with new
-    optimisers.
+    optimisers. ``g_optimizer="sgd"`` trains G with plain SGD at ``lr_g`` instead (no momentum: each step is
+    ``lr_g`` times the gradient, so a vanishing gradient means a vanishing step, which Adam would rescale).
     Returns a namespace: ``hist`` (losses, ``grad_g``, ``p_real``, ``p_fake`` every 5 steps, and the scores),
     ``snaps`` (step -> ``(16, C, H, W)`` in [0, 1]), ``score`` (the last), ``step`` and ``stopped``.
     """
     res = state or SimpleNamespace(hist=History(), snaps={}, score=None, stopped=None, step=0)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999))
+    if g_optimizer not in ("adam", "sgd"):
+        raise ValueError(f"g_optimizer must be 'adam' or 'sgd', got {g_optimizer!r}.")
+    opt_g = (torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999)) if g_optimizer == "adam"
+             else torch.optim.SGD(G.parameters(), lr=lr_g))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.5, 0.999))
     G, D = to_channels_last(G, D)
 

@@ -370,7 +370,7 @@ def gan_step(G, D, real, opt_g, opt_d, *, batch_size=64, d_steps=1, real_label=1
 # twin: helpers.gan_training.train_gan
 def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=1.0, g_loss="non_saturating",
               batch_size=64, augment=None, d_skip_below=None, score=None, eval_every=0, fixed_z=None, name="GAN",
-              state=None, win_patience=100):
+              state=None, win_patience=100, g_optimizer="adam"):
     """Alternating GAN training: ``steps`` calls of :func:`gan_step` with Adam (β₁ = 0.5) for G and D.
 
     ``score(G)`` (e.g. the digit classifier on fresh samples) is logged at step 1, every ``eval_every`` steps
@@ -378,12 +378,16 @@ def train_gan(G, D, real, steps, *, lr_g=2e-4, lr_d=2e-4, d_steps=1, real_label=
     won (``σ(D(G(z))) < 0.001`` for ``win_patience`` steps in a row: G gets no useful gradient), stops the run
     with a message in ``stopped`` (``win_patience=None``: never stop, for runs compared at equal steps).
     ``d_skip_below`` is passed to :func:`gan_step`. ``state`` (a previous result) continues a run with new
-    optimisers.
+    optimisers. ``g_optimizer="sgd"`` trains G with plain SGD at ``lr_g`` instead (no momentum: each step is
+    ``lr_g`` times the gradient, so a vanishing gradient means a vanishing step, which Adam would rescale).
     Returns a namespace: ``hist`` (losses, ``grad_g``, ``p_real``, ``p_fake`` every 5 steps, and the scores),
     ``snaps`` (step -> ``(16, C, H, W)`` in [0, 1]), ``score`` (the last), ``step`` and ``stopped``.
     """
     res = state or SimpleNamespace(hist=History(), snaps={}, score=None, stopped=None, step=0)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999))
+    if g_optimizer not in ("adam", "sgd"):
+        raise ValueError(f"g_optimizer must be 'adam' or 'sgd', got {g_optimizer!r}.")
+    opt_g = (torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999)) if g_optimizer == "adam"
+             else torch.optim.SGD(G.parameters(), lr=lr_g))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.5, 0.999))
     G, D = to_channels_last(G, D)
 
@@ -671,8 +675,9 @@ display(seed_table(scratch))
 # %% [markdown]
 # **Adam divides each step by a running estimate of the gradient's size**, so even a small gradient moves $G$ at
 # the full learning rate as long as its *direction* is informative; and from a fresh start $D$ is not confident
-# yet, so $\sigma(D(G(z)))$ is not near 0 and the saturating gradient is not small. The regime where it stalls is
-# the one the figure describes: a discriminator that already rejects every sample with confidence.
+# yet, so $\sigma(D(G(z)))$ is not near 0 and the saturating gradient is not small. The regime where it stalls
+# needs two things: a discriminator that already rejects every sample with confidence (the figure), and an
+# optimiser that takes the gradient's size at face value.
 #
 # ## The regime where the saturating loss stalls
 # We give $D$ a **head start**: it trains alone, `head_start_steps` Adam steps at lr 1e-3, against the untrained
@@ -727,39 +732,46 @@ display(pd.DataFrame({f"seed {s}": {"σ(D(G(z))), last head-start batch": f"{p:.
 
 
 # %%
-def from_head_start(label: str, **changes) -> list:
-    """Continue every seed's head-started pair (copies) for ``steps_ablation`` steps with :data:`GAME` and
-    ``changes``; the first seed logs curves. Returns one ``(G, D, result)`` per seed."""
+def from_head_start(label: str, steps: int | None = None, **changes) -> list:
+    """Continue every seed's head-started pair (copies) for ``steps`` steps (default ``steps_ablation``) with
+    :data:`GAME` and ``changes``; the first seed logs curves. Returns one ``(G, D, result)`` per seed."""
     runs = []
     for s, (G0, D0, _) in starts.items():
         helpers.seed_everything(s + 100)
         G, D = copy.deepcopy(G0), copy.deepcopy(D0)
-        res = train_gan(G, D, real_pm1, steps_ablation, **{**GAME, **changes}, score=score, win_patience=None,
-                        eval_every=eval_every if s == seeds[0] else 0, name=f"{label}, seed {s}")
+        res = train_gan(G, D, real_pm1, steps or steps_ablation, **{**GAME, **changes}, score=score,
+                        win_patience=None, eval_every=eval_every if s == seeds[0] else 0, name=f"{label}, seed {s}")
         runs.append((G, D, res))
     return runs
 
 
+def show_head_start_runs(groups: dict[str, list], name: str) -> None:
+    """The first seed's curves after the head start (G's gradient norm, σ(D(G(z))), confidence) and its fixed
+    noise batch at the end, one line / row per run; the curves saved as ``<name>.png``."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+    for label, runs in groups.items():
+        res = runs[0][2]
+        axes[0].plot(*res.hist.series("grad_g"), lw=0.9, label=label)
+        axes[1].plot(*res.hist.series("p_fake"), lw=0.9, label=label)
+        axes[2].plot(*res.hist.series("mean_confidence"), marker="o", ms=3, label=label)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    for ax, t in zip(axes, ("‖∇G loss‖ (generator gradient norm)", "σ(D(G(z)))", "mean confidence")):
+        ax.set_title(t, fontsize=10)
+        ax.set_xlabel(f"step after the head start (seed {seeds[0]})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    helpers.save_figure(fig, out, name)
+    plt.show()
+    steps = next(iter(groups.values()))[0][2].step
+    image_rows({label: sample_images(runs[0][0], z=fixed_z) for label, runs in groups.items()},
+               f"after the head start and {steps} steps: the fixed noise batch (seed {seeds[0]})")
+    plt.show()
+
+
 stalled = {g_loss: from_head_start(g_loss, g_loss=g_loss) for g_loss in G_LOSSES}
 display(seed_table(stalled))
-fig, axes = plt.subplots(1, 3, figsize=(13, 3))
-for label, runs in stalled.items():
-    res = runs[0][2]
-    axes[0].plot(*res.hist.series("grad_g"), lw=0.9, label=label)
-    axes[1].plot(*res.hist.series("p_fake"), lw=0.9, label=label)
-    axes[2].plot(*res.hist.series("mean_confidence"), marker="o", ms=3, label=label)
-axes[0].set_yscale("log")
-axes[1].set_yscale("log")
-for ax, t in zip(axes, ("‖∇G loss‖ (generator gradient norm)", "σ(D(G(z)))", "mean confidence")):
-    ax.set_title(t, fontsize=10)
-    ax.set_xlabel(f"step after the head start (seed {seeds[0]})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-helpers.save_figure(fig, out, "saturating_gradients")
-plt.show()
-fig = image_rows({label: sample_images(runs[0][0], z=fixed_z) for label, runs in stalled.items()},
-                 f"after the head start and {steps_ablation} steps: the fixed noise batch (seed {seeds[0]})")
-plt.show()
+show_head_start_runs(stalled, "saturating_gradients")
 
 # %% [markdown]
 # The first figure predicts a gradient ratio of about $1 / \sigma(D(G(z)))$ per sample; the probe measures the
@@ -769,6 +781,29 @@ plt.show()
 # shifts them. With Adam a tiny gradient still moves the weights, but only while it is larger than Adam's $\epsilon$
 # (`1e-8`) in each weight; below that, a step is a fraction of the learning rate. Read the curves: does the
 # saturating run's $\sigma(D(G(z)))$ ever rise?
+#
+# ## The same regime without Adam's rescaling
+# The figure's argument is about the *size* of the gradient, and Adam divides that size out. Plain SGD does not:
+# each step is the learning rate times the gradient, so a gradient $\approx \sigma(D(G(z)))$ means a step that
+# small. The same head-started pairs continue once more, $G$ now trained with SGD at lr `sgd_lr` (no momentum),
+# $D$ with Adam as before, `sgd_steps` steps per loss and seed. (`sgd_lr` was chosen in a trial run on the first
+# seed, as a rate at which the non-saturating run trains; exercise 7 asks what a larger one does.)
+
+# %%
+sgd_lr = 0.02
+sgd_steps = P.steps(smoke=20, quick=300, full=1000)
+plain_sgd = {f"{g_loss}, SGD": from_head_start(f"{g_loss}, SGD", sgd_steps, g_loss=g_loss, g_optimizer="sgd",
+                                               lr_g=sgd_lr)
+             for g_loss in G_LOSSES}
+display(seed_table(plain_sgd))
+show_head_start_runs(plain_sgd, "saturating_gradients_sgd")
+print("σ(D(G(z))) at the last logged step, per seed:",
+      {label: [f"{res.hist.series('p_fake')[1][-1]:.1e}" if res.hist.series("p_fake")[1] else "-"
+               for _, _, res in runs] for label, runs in plain_sgd.items()})
+
+# %% [markdown]
+# Which run's $\sigma(D(G(z)))$ climbs back, and which one keeps sinking? Compare with the Adam runs above: the
+# gradients were the same, only what the optimiser does with their size differs.
 #
 # ## Course doc 002's remedy: skip D's update while its loss is low
 # Course doc 002 suggests "to skip training the discriminator if its loss is already too low". `gan_step` does
@@ -901,6 +936,7 @@ helpers.write_metrics(out, notebook="05_gan_dcgan", profile=P.name, vgg_weights=
                                 for label, runs in {"FC GAN": fc_runs, "DCGAN": dc_runs, **scratch,
                                                     **{f"head start, {k}": v for k, v in stalled.items()},
                                                     **{f"head start, {k}": v for k, v in skip.items()},
+                                                    **{f"head start, {k}": v for k, v in plain_sgd.items()},
                                                     "z=2, lr_G 2e-3": collapse}.items()},
                       main_runs_seconds={"wall": t_main[0], "cpu": t_main[1]}, generator_gradient_probe=probe,
                       nearest_neighbour_rms={"held-out": float(nn_held.mean()),
@@ -918,25 +954,29 @@ print(f"done in {elapsed:.0f} s wall, {cpu_elapsed:.0f} s CPU; metrics in {out /
 # * With only 1,438 real images the discriminator can memorise them; shifting every image it sees by a few
 #   pixels (DiffAugment, Zhao et al. 2020) keeps its feedback useful.
 # * Mode collapse shows as few covered classes and a lopsided histogram, not in the losses; the saturating loss
-#   shows as a generator gradient far smaller against a confident discriminator. The Measured answer says what
-#   held in this run.
+#   shows as a generator gradient far smaller against a confident discriminator, and as a generator that stops
+#   learning when the optimiser (plain SGD) does not rescale that gradient. The Measured answer says what held in
+#   this run.
 #
 # **Exercises.** (1) Train at 32×32 (`SIZE = 32`): what changes in time and score? (2) Replace linear by
 # spherical interpolation of the codes: does the middle of a row look sharper? (3) Find the largest latent
 # dimension that still collapses with lr_G 2e-3, and check whether it collapses at lr_G 2e-4. (4) Swap BCE for
 # LSGAN (`GANLoss("lsgan")`) and compare the coverage curve. (5) Train the DCGAN without the translation
 # (`GAME["augment"] = None`): where does the confidence stop? (6) Sample your saved DCGAN with
-# `python -m helpers.sample` and compare two seeds' grids.
+# `python -m helpers.sample` and compare two seeds' grids. (7) Run the plain-SGD cell at five times `sgd_lr`:
+# which of the two losses suffers, and what do its first steps of σ(D(G(z))) show?
 
 # %% [markdown]
 # ## Measured answer
 # The lesson as claims computed from this run, each paired per training seed at equal steps: the DCGAN against
 # the fully connected GAN in the same game, the nearest-neighbour check, the two generator losses in ordinary
-# training and after D's head start, course doc 002's remedy, and the collapse test against its same-steps control.
+# training and after D's head start (with Adam and with plain SGD for G), course doc 002's remedy, and the collapse
+# test against its same-steps control.
 
 # %%
 cov = {label: per_seed(runs, "covered") for label, runs in {"FC GAN": fc_runs, "DCGAN": dc_runs, **stalled,
-                                                            "collapse": collapse, "control": baseline}.items()}
+                                                            **plain_sgd, "collapse": collapse,
+                                                            "control": baseline}.items()}
 conf = {label: per_seed(runs, "mean_confidence") for label, runs in {"FC GAN": fc_runs, "DCGAN": dc_runs,
                                                                      **stalled, **skip}.items()}
 conf_scratch = {g_loss: per_seed(runs, "mean_confidence") for g_loss, runs in scratch.items()}
@@ -944,6 +984,8 @@ same_game = (f"{n_seeds} training seeds, {steps_main} steps each; the same lrs (
              f"batch and loss; only the networks differ; {n_eval} samples scored per seed")
 ablation = f"{n_seeds} training seeds, {steps_ablation} steps each, the same settings otherwise"
 after_head = f"{ablation}; from the same head-started G and D ({head_start_steps} D-only steps at lr 1e-3)"
+after_head_sgd = (f"{n_seeds} training seeds, {sgd_steps} steps each, G: SGD lr {sgd_lr}, D: Adam as before; from "
+                  f"the same head-started G and D ({head_start_steps} D-only steps at lr 1e-3)")
 skip_nonsat, skip_sat = (f"{g_loss} + skip D below {d_skip}" for g_loss in G_LOSSES)
 claims = [
     compare("dcgan_covers_more_than_fc", "The DCGAN covers more digit classes than the fully connected GAN",
@@ -965,9 +1007,14 @@ claims = [
              measure="mean confidence", subject="DCGAN", values=conf["DCGAN"],
              bar=real_ref.mean_confidence, bar_name=f"real held-out digits (n={real_ref.n})",
              kind="observation", basis=same_game),
+    compare("saturating_stalls_without_adam",
+            "Against a head-started D, with plain SGD for G (no Adam rescaling), the non-saturating loss trains G "
+            "to cover more digit classes than the saturating loss, which stalls", measure="classes covered (of 10)",
+            subject="non-saturating, SGD", values=cov["non_saturating, SGD"], control="saturating, SGD",
+            control_values=cov["saturating, SGD"], basis=after_head_sgd),
     compare("non_saturating_covers_more_after_head_start",
-            "Against a head-started D, the non-saturating loss trains G to cover more digit classes than the "
-            "saturating loss, which stalls", measure="classes covered (of 10)", subject="non-saturating",
+            "Against a head-started D, with Adam, the non-saturating loss trains G to cover more digit classes than "
+            "the saturating loss", measure="classes covered (of 10)", subject="non-saturating",
             values=cov["non_saturating"], control="saturating", control_values=cov["saturating"],
             kind="observation", basis=after_head),
     compare("non_saturating_more_confident_after_head_start",
@@ -1004,9 +1051,9 @@ claims = [
 ]
 by_name = {c.name: c for c in claims}
 if not by_name["non_saturating_covers_more_after_head_start"].holds:
-    print(f"Against the head-started D, the non-saturating loss did not cover more classes than the saturating one "
-          f"within {steps_ablation} steps (per seed: {cov['non_saturating']} against {cov['saturating']}): in runs "
-          "this short the probe's gradient gap did not become a gap in the samples.")
+    print(f"With Adam, the non-saturating loss did not cover more classes than the saturating one after the head "
+          f"start within {steps_ablation} steps (per seed: {cov['non_saturating']} against {cov['saturating']}): "
+          "Adam divides the gradient's size out, so the probe's gradient gap did not become a gap in the samples.")
 if not by_name["z2_fast_generator_collapses"].holds:
     print(f"The 2-number code with the fast generator did not cover fewer classes than its control after "
           f"{steps_main} steps (per seed: {cov['collapse']} against {cov['control']}): no collapse showed in "

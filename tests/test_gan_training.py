@@ -193,6 +193,19 @@ def test_train_gan_passes_the_skip_threshold_on():
     assert (float(D.a), float(D.b)) == pytest.approx((A, B), abs=1e-7)
 
 
+def test_train_gan_sgd_steps_by_the_gradient_and_adam_by_the_rate():
+    """One non-saturating G step against a frozen D: SGD moves w by lr × the gradient, Adam's first step by lr
+    (m / √v = the gradient's sign), however small the gradient (notebook 05's head-start regime)."""
+    grad = float(-(1 - torch.sigmoid(torch.tensor(A * W + B))) * A)  # d(-log σ(A w + B)) / dw
+    for g_optimizer, step in (("sgd", -LR * grad), ("adam", LR)):
+        G = ConstGenerator(W)
+        train_gan(G, MeanDiscriminator(A, B), torch.full((8, 1, S, S), V), 1, lr_g=LR, lr_d=0.0, batch_size=4,
+                  g_optimizer=g_optimizer)
+        assert float(G.w) - W == pytest.approx(step, rel=1e-4), g_optimizer
+    with pytest.raises(ValueError, match="'adam' or 'sgd'"):
+        train_gan(ConstGenerator(W), MeanDiscriminator(A, B), torch.full((8, 1, S, S), V), 1, g_optimizer="rmsprop")
+
+
 # --------------------------------------------------------------------------- notebook 10: progan_step
 class StageGenerator(nn.Module):
     """Constant images ``w`` at the stage's size; records the alphas it is called with."""
