@@ -318,3 +318,28 @@ def _score_stage(G, expand, alpha):
     imgs = sample_stage(G, 10, expand, alpha)
     assert imgs.min() >= 0 and imgs.max() <= 1
     return coverage_from_probs(torch.full((len(imgs), 10), 0.1))
+
+
+# --------------------------------------------------------------------------- the documented defaults
+def test_the_training_defaults_are_the_papers_and_notebooks_constants():
+    """Adam 2e-4 and batch 64 (DCGAN, Radford et al. 2016, notebook 05); λ = 10 (WGAN-GP), ε_drift = 1e-3, lr 1e-3
+    and batch 32 (ProGAN, Karras et al. 2018, notebook 10); a full-length 16-image preview; plain BCE labels."""
+    import inspect
+
+    def defaults(fn):
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    from helpers import gan_training as T
+
+    assert defaults(T.sample_images) == {"n": 16, "z": None}
+    assert defaults(T.sample_stage) == {"alpha": -1, "z": None}
+    assert defaults(T.gan_step) == {"batch_size": 64, "d_steps": 1, "real_label": 1.0, "g_loss": "non_saturating",
+                                    "augment": None, "d_skip_below": None}
+    assert defaults(T.train_gan) == {"lr_g": 2e-4, "lr_d": 2e-4, "d_steps": 1, "real_label": 1.0,
+                                     "g_loss": "non_saturating", "batch_size": 64, "augment": None,
+                                     "d_skip_below": None, "score": None, "eval_every": 0, "fixed_z": None,
+                                     "name": "GAN", "state": None, "win_patience": 100, "g_optimizer": "adam"}
+    assert defaults(T.progan_step) == {"batch_size": 32, "lam": 10.0, "eps_drift": 1e-3}
+    assert defaults(T.train_stage) == {"lam": 10.0, "eps_drift": 1e-3, "lr": 1e-3, "batch_size": 32, "score": None,
+                                       "eval_every": 0, "state": None, "name": None}
