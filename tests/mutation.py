@@ -45,9 +45,32 @@ GOAL = 0.9
 PYTEST = ["-x", "-q", "-p", "no:cacheprovider"]
 
 
+def fresh_files(work: str) -> None:
+    """Give the next mutant's tests the files a checkout has, anew: ``<work>/data`` from ``<work>/data-template``
+    (the checkout's ``data/``) and ``<work>/cache`` (``$SRGAN_CACHE``) from ``<work>/cache-template`` (the files,
+    not the folders, of the user's cache: converted weights, the digit classifier). A mutant of the sample-data
+    code writes its files there (``XXchelsea.pngXX``); left behind, they would fail every later mutant's tests,
+    which would then count as killed, and in the user's cache they would spoil it."""
+    for name in ("data", "cache"):
+        shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+        shutil.copytree(os.path.join(work, f"{name}-template"), os.path.join(work, name))
+
+
+def make_templates(root: str, work: str) -> None:
+    """``<work>/data-template`` and ``<work>/cache-template`` for :func:`fresh_files`."""
+    shutil.copytree(os.path.join(root, "data"), os.path.join(work, "data-template"))
+    user_cache = os.environ.get("SRGAN_CACHE") or os.path.expanduser("~/.cache/srgan-notebooks")
+    template = os.path.join(work, "cache-template")
+    os.makedirs(template)
+    for entry in os.scandir(user_cache) if os.path.isdir(user_cache) else []:
+        if entry.is_file():
+            shutil.copy2(entry.path, template)
+
+
 def serve(path: str) -> None:
     """Answer each request (``cwd NUL arg NUL ...`` + newline) with the exit status of ``pytest arg ...`` run in a
-    forked child, in ``cwd``, with nothing of ``helpers`` imported before the fork."""
+    forked child, in ``cwd`` (its files fresh: :func:`fresh_files`), with nothing of ``helpers`` imported before
+    the fork."""
     sys.dont_write_bytecode = True  # a mutant may keep a file's size and mtime: never read a stale .pyc
     sys.pycache_prefix = os.path.join(os.path.dirname(path), "no-pycache")
     import numpy  # noqa: F401
@@ -72,6 +95,7 @@ def serve(path: str) -> None:
             if not request:
                 continue
             cwd, *args = request.split("\0")
+            fresh_files(cwd)
             pid = os.fork()
             if pid == 0:
                 code = 1
@@ -144,13 +168,15 @@ def measure(module: str, root: str, out: str, recheck: bool = False) -> dict:
         shutil.copytree(os.path.join(root, name), os.path.join(work, name),
                         ignore=shutil.ignore_patterns("__pycache__", "browser"))
     shutil.copy(os.path.join(root, "pyproject.toml"), work)
+    make_templates(root, work)
+    fresh_files(work)
     targets = [None]
     if recheck:
         shutil.copy(cache, os.path.join(work, ".mutmut-cache"))
         targets = [str(i) for i in counts(cache)[2]]
     if os.path.exists(sock):
         os.unlink(sock)
-    env = dict(os.environ, OMP_NUM_THREADS="1", SRGAN_NO_BARS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", SRGAN_NO_BARS="1", SRGAN_CACHE=os.path.join(work, "cache"))
     server = subprocess.Popen([sys.executable, __file__, "serve", sock], env=env)
     try:
         while not os.path.exists(sock):

@@ -45,3 +45,23 @@ def test_client_reports_any_failing_stage_as_1(tmp_path, answers, expected, aske
     thread.join(5)
     assert len(requests) == asked
     assert requests[0][1:] == [*driver.PYTEST, *driver.STAGES["metrics"][0]]
+
+
+def test_each_mutant_gets_the_checkout_s_data_and_cache_anew(tmp_path, monkeypatch):
+    """What one mutant wrote (XXchelsea.pngXX beside the sample photos, in the cache) is gone for the next one, and
+    the user's cache is only read: its files are copied, its folders (downloads) left out."""
+    root, work, user = tmp_path / "root", tmp_path / "work", tmp_path / "user-cache"
+    (root / "data" / "sample" / "val").mkdir(parents=True)
+    (root / "data" / "sample" / "val" / "chelsea.png").write_bytes(b"png")
+    (user / "datasets").mkdir(parents=True)
+    (user / "weights.pt").write_bytes(b"w")
+    monkeypatch.setenv("SRGAN_CACHE", str(user))
+    work.mkdir()
+    driver.make_templates(str(root), str(work))
+    driver.fresh_files(str(work))
+    (work / "data" / "sample" / "val" / "XXchelsea.pngXX").write_bytes(b"junk")
+    (work / "cache" / "weights.pt").write_bytes(b"spoilt")
+    driver.fresh_files(str(work))
+    assert sorted(p.name for p in (work / "data" / "sample" / "val").iterdir()) == ["chelsea.png"]
+    assert [p.name for p in (work / "cache").iterdir()] == ["weights.pt"]
+    assert (work / "cache" / "weights.pt").read_bytes() == (user / "weights.pt").read_bytes() == b"w"
