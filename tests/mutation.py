@@ -7,8 +7,9 @@ other, each with its own cache (``runs/mutation/<module>.mutmut-cache``). It pri
 ``runs/mutation/summary.json`` (merged with the other modules' last runs): per module killed / total, counting
 untested, skipped and timed-out mutants as survivors, and the survivors (``mutmut show ID`` in
 ``runs/mutation/work`` after copying a cache back to ``.mutmut-cache`` shows one). ``tests/MUTANTS.md`` explains the
-survivors of the last run. ``python tests/mutation.py --recheck MODULE ...`` tests only the last run's survivors
-again (after adding tests: minutes instead of an hour).
+survivors of the last run; its results table is rewritten from ``summary.json`` after every run. ``python
+tests/mutation.py --recheck MODULE ...`` tests only the last run's survivors again (after adding tests: minutes
+instead of an hour).
 
 Each mutant's tests run in a process forked from a server that has imported torch, numpy, Pillow and pytest once
 (``serve``; the mutated ``helpers`` are imported fresh in every child): about 3 s less per mutant than a new
@@ -199,6 +200,38 @@ def measure(module: str, root: str, out: str, recheck: bool = False) -> dict:
             "seconds": round(seconds)}
 
 
+MUTANTS_MD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "MUTANTS.md")
+TABLE_START, TABLE_END = "<!-- mutation:start -->", "<!-- mutation:end -->"
+
+
+def results_table(rows: list[dict]) -> str:
+    """``summary.json``'s rows as MUTANTS.md's table: per module killed / total, the rate against :data:`GOAL`
+    for the required modules, the survivors' ids and when and how the numbers were made."""
+    lines = ["| module | required | killed / total | rate | survivors (mutmut ids) | run |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        required = r["module"] in REQUIRED
+        verdict = ("" if not required else " (goal met)" if r["rate"] >= GOAL else " (**below the goal**)")
+        how = f"{r.get('date', '?')}, {r['seconds'] / 60:.0f} min" + (", survivors rechecked" if r.get("rechecked")
+                                                                       else "")
+        lines.append(f"| `{r['module']}` | {'yes' if required else 'measured'} | {r['killed']} / {r['total']} | "
+                     f"{r['rate']:.1%}{verdict} | {', '.join(map(str, r['survivors'])) or '-'} | {how} |")
+    total = [r for r in rows if r["module"] in REQUIRED]
+    if total:
+        killed, count = sum(r["killed"] for r in total), sum(r["total"] for r in total)
+        lines.append(f"\nThe {len(total)} required modules together: {killed} / {count} = {killed / count:.1%} "
+                     f"killed (goal {GOAL:.0%} each).")
+    return "\n".join(lines)
+
+
+def write_table(rows: list[dict], path: str = MUTANTS_MD) -> None:
+    """Rewrite the block between :data:`TABLE_START` and :data:`TABLE_END` of ``path`` with :func:`results_table`."""
+    text = open(path, encoding="utf-8").read()
+    head, rest = text.split(TABLE_START, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{TABLE_START}\n{results_table(rows)}\n{TABLE_END}{rest.split(TABLE_END, 1)[1]}")
+
+
 def main(args: list[str]) -> int:
     recheck = "--recheck" in args
     modules = [a for a in args if a != "--recheck"]
@@ -209,12 +242,15 @@ def main(args: list[str]) -> int:
     if unknown:
         print(f"Unknown modules {unknown}: use some of {', '.join(STAGES)}.", file=sys.stderr)
         return 2
-    results = [{**measure(m, root, out, recheck), "rechecked": recheck} for m in modules or list(STAGES)]
+    results = [{**measure(m, root, out, recheck), "rechecked": recheck, "date": time.strftime("%Y-%m-%d")}
+               for m in modules or list(STAGES)]
     path = os.path.join(out, "summary.json")
     earlier = json.load(open(path)) if os.path.exists(path) else []
     merged = {r["module"]: r for r in earlier} | {r["module"]: r for r in results}  # other modules' last runs stay
+    rows = [merged[m] for m in STAGES if m in merged]
     with open(path, "w") as f:
-        json.dump([merged[m] for m in STAGES if m in merged], f, indent=1)
+        json.dump(rows, f, indent=1)
+    write_table(rows)
     print(f"\n{'module':14} {'killed':>7} {'total':>6} {'rate':>6} {'minutes':>8}  survivors (mutmut ids)")
     for r in results:
         print(f"{r['module']:14} {r['killed']:7} {r['total']:6} {r['rate']:6.1%} {r['seconds'] / 60:8.1f}  "

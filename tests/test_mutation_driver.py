@@ -65,3 +65,19 @@ def test_each_mutant_gets_the_checkout_s_data_and_cache_anew(tmp_path, monkeypat
     assert sorted(p.name for p in (work / "data" / "sample" / "val").iterdir()) == ["chelsea.png"]
     assert [p.name for p in (work / "cache").iterdir()] == ["weights.pt"]
     assert (work / "cache" / "weights.pt").read_bytes() == (user / "weights.pt").read_bytes() == b"w"
+
+
+def test_the_results_table_judges_the_required_modules_and_is_written_between_its_markers(tmp_path):
+    rows = [{"module": "degrade", "killed": 9, "total": 10, "rate": 0.9, "survivors": [4], "seconds": 120,
+             "date": "2026-11-30", "rechecked": True},
+            {"module": "metrics", "killed": 8, "total": 10, "rate": 0.8, "survivors": [1, 2], "seconds": 60},
+            {"module": "inference", "killed": 1, "total": 4, "rate": 0.25, "survivors": [1, 2, 3], "seconds": 6}]
+    table = driver.results_table(rows)
+    assert "| `degrade` | yes | 9 / 10 | 90.0% (goal met) | 4 | 2026-11-30, 2 min, survivors rechecked |" in table
+    assert "| `metrics` | yes | 8 / 10 | 80.0% (**below the goal**) | 1, 2 | ?, 1 min |" in table
+    assert "| `inference` | measured | 1 / 4 | 25.0% | 1, 2, 3 | ?, 0 min |" in table
+    assert table.endswith("The 2 required modules together: 17 / 20 = 85.0% killed (goal 90% each).")
+    md = tmp_path / "M.md"
+    md.write_text(f"a\n{driver.TABLE_START}\nold\n{driver.TABLE_END}\nb\n")
+    driver.write_table(rows, str(md))
+    assert md.read_text() == f"a\n{driver.TABLE_START}\n{table}\n{driver.TABLE_END}\nb\n"
