@@ -9,8 +9,8 @@ every slider moved, ``button.click()``, ``panel.run()`` into the output area, ``
 format of the running ipywidgets version. Any widget API missing in the running ipywidgets fails it.
 
 Arguments are evaluated without running the notebook: module-level assignments are replayed with every call
-except ``P.pick``, ``Slider`` and a few builtins replaced by a placeholder (so ``layer_losses = {layer: Loss(...)
-for layer in LAYERS}`` still gives the layer names, and nothing is trained or loaded).
+except ``P.pick``, ``P.steps``, ``Slider`` and a few builtins replaced by a placeholder (so ``layer_losses =
+{layer: Loss(...) for layer in LAYERS}`` still gives the layer names, and nothing is trained or loaded).
 
 Run it with ipywidgets 7 first on the path (``tests/test_colab_widgets.py`` does)::
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-SAFE_CALLS = {"P.pick", "helpers.Slider", "Slider", "helpers.widgets.Slider", "range", "len", "min", "max", "int",
-              "float", "round", "tuple", "list", "dict", "sorted", "zip", "enumerate", "str", "abs"}
+SAFE_CALLS = {"P.pick", "P.steps", "helpers.Slider", "Slider", "helpers.widgets.Slider", "range", "len", "min", "max",
+              "int", "float", "round", "tuple", "list", "dict", "sorted", "zip", "enumerate", "str", "abs"}
 WIDGETS = {"LossWeightPanel", "ImageUpload"}
 PROTECTED = {"P", "profile", "helpers", "Slider", "LossWeightPanel", "ImageUpload"}
 
@@ -242,8 +242,9 @@ def check(path: Path) -> list[dict]:
             rec["error"] = f"{type(err).__name__}: {err}"
             if "Opaque" in rec["error"] or "not evaluated" in rec["error"]:
                 rec["error"] += (" (this check evaluates a widget's arguments from the notebook's module-level "
-                                 "constants and P.pick(smoke=...) only; a value computed at run time is "
-                                 "<not evaluated>: use a constant or P.pick for slider ranges and steps)")
+                                 "constants and P.pick / P.steps(smoke=...) only; a value computed at run time "
+                                 "is <not evaluated>: use a constant or P.pick / P.steps for slider ranges and "
+                                 "steps)")
             rec["traceback"] = traceback.format_exc(limit=-4)
         records.append(rec)
     return records
