@@ -73,6 +73,7 @@ def test_center_crop_position_and_errors():
         data.center_crop(x, 8)
     with pytest.raises(ValueError, match="not divisible by scale 4"):
         data.center_crop(x, 6, 4)
+    assert data.center_crop(x, 5).shape == (1, 5, 5)  # the default scale is 1: any size divides
 
 
 def test_sample_split_is_by_image_and_disjoint():
@@ -82,8 +83,9 @@ def test_sample_split_is_by_image_and_disjoint():
     assert len(names["train"]) == 7
     for img in data.sample_images("val").values():
         assert img.shape[0] == 3 and 0 <= img.min() and img.max() <= 1 and min(img.shape[1:]) >= 256
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^Unknown split 'test': use 'train' or 'val'.$"):
         data.sample_images("test")
+    assert set(data.sample_images()) == names["train"]  # the default split
 
 
 def test_random_crops_are_aligned_pairs():
@@ -124,7 +126,8 @@ def test_fetch_offline_fails_fast_with_where_to_put_files(tmp_path, monkeypatch)
     monkeypatch.setattr(data.urllib.request, "urlopen", refuse)
     with pytest.raises(data.DatasetUnavailable, match=str(tmp_path / "facades")):
         data.fetch("facades", tmp_path)
-    with pytest.raises(ValueError, match="Unknown dataset"):
+    with pytest.raises(ValueError, match=r"^Unknown dataset 'nope': known are bsd100, div2k_train_hr, "
+                                         r"div2k_valid_hr, facades, horse2zebra, set14, set5, urban100.$"):
         data.fetch("nope", tmp_path)
 
 
@@ -266,8 +269,9 @@ def test_download_is_renamed_into_place_only_when_whole(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("response, message", [
-    (FakeResponse(b"x" * 100, length=1000), "stopped after 100 of 1000 bytes"),
-    (FakeResponse(b"x" * 100), "has SHA-256"),
+    (FakeResponse(b"x" * 100, length=1000), r"^https://example.org/a.zip stopped after 100 of 1000 bytes: try again.$"),
+    (FakeResponse(b"x" * 100), r"^https://example.org/a.zip has SHA-256 [0-9a-f]{64}, expected 0{64}: the file is "
+                               r"corrupt or was changed on the server; try again, or report it if it persists.$"),
     (FakeResponse(b"x" * 3_000_000, fail_after=1 << 20), "connection reset"),
 ])
 def test_a_partial_or_wrong_download_is_never_taken_for_a_whole_one(tmp_path, monkeypatch, response, message):
@@ -505,6 +509,13 @@ def test_download_timeout_is_set_inside_and_restored():
     with data.download_timeout(7.5):
         assert socket.getdefaulttimeout() == 7.5
     assert socket.getdefaulttimeout() == before
+    socket.setdefaulttimeout(3.0)  # a default the user set: restored, not replaced by None
+    try:
+        with data.download_timeout(7.5):
+            pass
+        assert socket.getdefaulttimeout() == 3.0
+    finally:
+        socket.setdefaulttimeout(before)
     with data.download_timeout():
         assert socket.getdefaulttimeout() == data.DOWNLOAD_TIMEOUT_S == 60.0
     with pytest.raises(KeyError), data.download_timeout(1.0):
@@ -596,6 +607,7 @@ def test_digits_are_sklearns_scaled_to_0_1_and_resized_bilinearly():
     d = load_digits()
     assert torch.equal(x8[:, 0], torch.from_numpy(d.images.astype(np.float32) / 16)) and x8.max() == 1.0
     assert torch.equal(y, torch.from_numpy(d.target)) and y.dtype == torch.int64
+    assert data.digits()[0].shape == (len(y), 1, 16, 16) and data.digits(9)[0].shape[-2:] == (9, 9)
     x12, _ = data.digits(12)
     ref = torch.nn.functional.interpolate(x8[:5], size=(12, 12), mode="bilinear", align_corners=False).clamp(0, 1)
     assert torch.allclose(x12[:5], ref)
@@ -604,10 +616,13 @@ def test_digits_are_sklearns_scaled_to_0_1_and_resized_bilinearly():
 def test_build_sample_data_writes_every_photograph(tmp_path):
     from sklearn.datasets import load_sample_images
 
-    root = data.build_sample_data(tmp_path)
-    assert root == tmp_path
-    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    assert written == {f"{split}/{name}.png" for name, (_, split) in data.SAMPLE_SOURCES.items()}
+    root = data.build_sample_data(tmp_path / "new" / "folder")  # folders made as needed
+    assert root == tmp_path / "new" / "folder"
+    written = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert written == {f"train/{n}.png" for n in ("astronaut", "china", "flower", "hubble_deep_field",
+                                                   "immunohistochemistry", "motorcycle", "rocket")} | {
+        f"val/{n}.png" for n in ("chelsea", "coffee", "grace_hopper")}
+    tmp_path = root
     sk = load_sample_images().images
     assert np.array_equal(np.asarray(Image.open(tmp_path / "train" / "china.png")), sk[0])
     assert np.array_equal(np.asarray(Image.open(tmp_path / "train" / "flower.png")), sk[1])
@@ -630,3 +645,9 @@ def test_a_download_is_written_to_its_part_file_first(tmp_path, monkeypatch):
     _serve(monkeypatch, Watching(b"x" * 10))
     data.download("https://example.org/a.zip", tmp_path / "a.zip")
     assert seen[0] == ["a.zip.part"] and sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
+
+
+def test_sha256_file_hashes_the_whole_file(tmp_path):
+    body = bytes(range(256)) * 9000  # 2.3 MB: more than one of the 1 MiB blocks it reads
+    (tmp_path / "f.bin").write_bytes(body)
+    assert data.sha256_file(tmp_path / "f.bin") == hashlib.sha256(body).hexdigest()
