@@ -124,8 +124,8 @@ def test_fetch_offline_fails_fast_with_where_to_put_files(tmp_path, monkeypatch)
     def refuse(*a, **k):
         raise urllib.error.URLError("no network")
     monkeypatch.setattr(data.urllib.request, "urlopen", refuse)
-    with pytest.raises(data.DatasetUnavailable, match=str(tmp_path / "facades")):
-        data.fetch("facades", tmp_path)
+    with pytest.raises(data.DatasetUnavailable, match=str(tmp_path / "new" / "facades")):
+        data.fetch("facades", tmp_path / "new")  # its folders are made as needed
     with pytest.raises(ValueError, match=r"^Unknown dataset 'nope': known are bsd100, div2k_train_hr, "
                                          r"div2k_valid_hr, facades, horse2zebra, set14, set5, urban100.$"):
         data.fetch("nope", tmp_path)
