@@ -204,6 +204,13 @@ MUTANTS_MD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "MUTANTS.m
 TABLE_START, TABLE_END = "<!-- mutation:start -->", "<!-- mutation:end -->"
 
 
+def _ids(survivors: list[int], most: int = 40) -> str:
+    """Survivor ids for the table: all of them up to ``most``, else their number."""
+    if len(survivors) > most:
+        return f"{len(survivors)} mutants (ids in runs/mutation/summary.json)"
+    return ", ".join(map(str, survivors)) or "-"
+
+
 def results_table(rows: list[dict]) -> str:
     """``summary.json``'s rows as MUTANTS.md's table: per module killed / total, the rate against :data:`GOAL`
     for the required modules, the survivors' ids and when and how the numbers were made."""
@@ -215,7 +222,7 @@ def results_table(rows: list[dict]) -> str:
         how = f"{r.get('date', '?')}, {r['seconds'] / 60:.0f} min" + (", survivors rechecked" if r.get("rechecked")
                                                                        else "")
         lines.append(f"| `{r['module']}` | {'yes' if required else 'measured'} | {r['killed']} / {r['total']} | "
-                     f"{r['rate']:.1%}{verdict} | {', '.join(map(str, r['survivors'])) or '-'} | {how} |")
+                     f"{r['rate']:.1%}{verdict} | {_ids(r['survivors'])} | {how} |")
     total = [r for r in rows if r["module"] in REQUIRED]
     if total:
         killed, count = sum(r["killed"] for r in total), sum(r["total"] for r in total)

@@ -81,3 +81,8 @@ def test_the_results_table_judges_the_required_modules_and_is_written_between_it
     md.write_text(f"a\n{driver.TABLE_START}\nold\n{driver.TABLE_END}\nb\n")
     driver.write_table(rows, str(md))
     assert md.read_text() == f"a\n{driver.TABLE_START}\n{table}\n{driver.TABLE_END}\nb\n"
+
+
+def test_a_long_survivor_list_is_counted_not_listed():
+    assert driver._ids(list(range(41))) == "41 mutants (ids in runs/mutation/summary.json)"
+    assert driver._ids([3, 5]) == "3, 5" and driver._ids([]) == "-"
