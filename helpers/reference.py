@@ -17,6 +17,7 @@ reproduces its recorded whole-photo metrics from the half-precision file.
 
     python -m helpers.reference --name x4_mse            # train (or resume) one, then write reference/x4_mse.pt
     python -m helpers.reference --all                    # every spec, in order (what make reference runs)
+    python -m helpers.reference --name x4_srrescycgan    # notebook 08's real-world model (helpers.reference_cycle)
     python -m helpers.reference --name x4_wgan --device cuda --minutes 3   # on a GPU, pausing after 3 minutes
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -249,26 +250,39 @@ def train(spec: Spec, root: Path = REFERENCE_DIR, max_chunks: int | None = None,
     crops = data.RandomCrops(images if images is not None else data.sample_images("train"), spec.crop, spec.scale,
                              spec.batch, generator=gen)
     run = _ContentRun(spec, model, crops) if spec.trainer == "content" else _RecipeRun(spec, model, crops)
+    history, done = run_chunks(spec, run, {"generator": gen}, root, max_chunks, minutes, device)
+    return model, history, done
+
+
+def run_chunks(spec: Any, run: Any, generators: Mapping[str, torch.Generator], root: Path,
+               max_chunks: int | None, minutes: float | None, device: torch.device | str) -> tuple[History, bool]:
+    """The resumable loop of every reference model: ``run.chunk(step, n, history)`` up to ``spec.steps`` in chunks
+    of ``spec.chunk``, the state (``run.modules``, the random ``generators`` by name, torch's random state and the
+    history) saved atomically to ``root/.state/<spec.name>.pt`` after each, and restored from it first (a state
+    saved for another spec raises :class:`helpers.inference.CheckpointMismatch`). ``max_chunks`` and ``minutes`` of
+    wall time stop early. Returns ``(history, done)``."""
     state = Checkpoint(root / ".state" / f"{spec.name}.pt", asdict(spec))
     saved = state.load()
     history = Checkpoint.restore(saved, run.modules) if saved else History()
     if saved:
-        gen.set_state(saved["generator"])
+        for key, gen in generators.items():
+            gen.set_state(saved[key])
         torch.set_rng_state(saved["rng"])
     chunks, deadline = 0, None if minutes is None else time.monotonic() + 60 * minutes
     while (step := int(history.last("step")) if history.records else 0) < spec.steps:
         if (max_chunks is not None and chunks >= max_chunks) or (deadline and time.monotonic() > deadline):
-            return model, history, False
+            return history, False
         n = min(spec.chunk, spec.steps - step)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         run.chunk(step, n, history)
         history.log(step + n, cpu_s=_cpu_s(history) + time.process_time() - cpu0,
                     wall_s=_wall_s(history) + time.perf_counter() - wall0)
-        state.save(step + n, run.modules, history, generator=gen.get_state(), rng=torch.get_rng_state())
+        state.save(step + n, run.modules, history, rng=torch.get_rng_state(),
+                   **{key: gen.get_state() for key, gen in generators.items()})
         chunks += 1
         print(f"{spec.name}: step {step + n}/{spec.steps}, loss {history.last('loss'):.5f}, "
               f"{_cpu_s(history):.0f} CPU-s, {_wall_s(history):.0f} s on {device}", flush=True)
-    return model, history, True
+    return history, True
 
 
 def held_out_photos() -> list[Path]:
@@ -276,12 +290,39 @@ def held_out_photos() -> list[Path]:
     return sorted(data.list_images(data.build_sample_data() / "val"))
 
 
-def whole_photo_metrics(lm: LoadedModel) -> dict[str, dict[str, float]]:
-    """PSNR-Y / SSIM-Y / PSNR-RGB per held-out photo and their mean, ``{image or "mean": {metric: value}}``, with
-    notebook 11's code (:func:`helpers.upscale.evaluate_images`: bicubic degradation, tiles = whole image)."""
-    rows = [r for r in evaluate_images([lm], held_out_photos(), on_error=print) if r["method"] == lm.name]
+def whole_photo_metrics(lm: LoadedModel, lr_dir: Path | None = None) -> dict[str, dict[str, float]]:
+    """PSNR-Y / SSIM-Y / PSNR-RGB and the perception measures per held-out photo and their mean, ``{image or
+    "mean": {metric: value}}``, with notebook 11's code (:func:`helpers.upscale.evaluate_images`: bicubic
+    degradation, or the LR images of ``lr_dir``; tiles = whole image)."""
+    return photo_rows(evaluate_images([lm], held_out_photos(), lr_dir=lr_dir, on_error=print), lm.name)
+
+
+def photo_rows(rows: list[dict], method: str) -> dict[str, dict[str, float]]:
+    """``method``'s rows of :func:`helpers.upscale.evaluate_images` as ``{image or "mean": {measure: value}}``."""
     return {("mean" if r["image"].startswith("mean") else r["image"]):
-            {k: float(r[k]) for k in PHOTO_MEASURES if isinstance(r.get(k), float)} for r in rows}
+            {k: float(r[k]) for k in PHOTO_MEASURES if isinstance(r.get(k), float)} for r in rows if r["method"] == method}
+
+
+def base_meta(spec: Any, history: History, command: str, trained_on: str, vgg_source: str | None,
+              crops_row: Mapping[str, Any]) -> dict[str, Any]:
+    """The meta every reference file carries (see the module docstring), but its architecture and held-out photos."""
+    return {"scale": spec.scale, "steps": int(history.last("step")), "reference": asdict(spec), "commit": _commit(),
+            "command": command or " ".join(["python", "-m", "helpers.reference", *sys.argv[1:]]),
+            "train_cpu_s": round(_cpu_s(history), 1), "train_wall_s": round(_wall_s(history), 1),
+            "trained_on": trained_on, "vgg_weights": vgg_source,
+            "held_out_crops": {k: v for k, v in crops_row.items() if isinstance(v, float)},
+            "curve": (c := [[int(s), float(v)] for s, v in zip(*history.series("loss"))])[:: max(1, len(c) // 100)]}
+
+
+def write(path: Path, model: nn.Module, meta: dict[str, Any],
+          photo_metrics: Callable[[LoadedModel], dict[str, Any]]) -> Path:
+    """Write ``model`` in half precision with ``meta`` to ``path``, then add ``meta["held_out_photos"] =
+    photo_metrics(the written file, loaded as a user loads it)`` and write again."""
+    half = {"model": copy.deepcopy(model).cpu().half()}
+    Checkpoint(path, meta).save(meta["steps"], half)
+    meta["held_out_photos"] = photo_metrics(load_upscaler(path))
+    Checkpoint(path, meta).save(meta["steps"], half)
+    return path
 
 
 def export(spec: Spec, model: nn.Module, history: History, root: Path = REFERENCE_DIR,
@@ -291,20 +332,9 @@ def export(spec: Spec, model: nn.Module, history: History, root: Path = REFERENC
     _, vgg_source = loss_for(spec)
     val_lr, val_hr = data.validation_pairs(data.sample_images("val"), VAL_CROP, spec.scale)
     crops_row, _ = evaluate(model, val_lr, val_hr, spec.scale)
-    meta: dict[str, Any] = {
-        "architecture": spec.model_class(), "kwargs": spec.kwargs(), "scale": spec.scale,
-        "steps": int(history.last("step")), "reference": asdict(spec), "commit": _commit(),
-        "command": command or " ".join(["python", "-m", "helpers.reference", *sys.argv[1:]]),
-        "train_cpu_s": round(_cpu_s(history), 1), "train_wall_s": round(_wall_s(history), 1),
-        "trained_on": trained_on, "vgg_weights": vgg_source,
-        "held_out_crops": {k: v for k, v in crops_row.items() if isinstance(v, float)},
-        "curve": (curve := [[int(s), float(v)] for s, v in zip(*history.series("loss"))])[:: max(1, len(curve) // 100)],
-    }
-    path, half = root / f"{spec.name}.pt", {"model": copy.deepcopy(model).cpu().half()}
-    Checkpoint(path, meta).save(meta["steps"], half)
-    meta["held_out_photos"] = whole_photo_metrics(load_upscaler(path))
-    Checkpoint(path, meta).save(meta["steps"], half)
-    return path
+    meta = {"architecture": spec.model_class(), "kwargs": spec.kwargs(),
+            **base_meta(spec, history, command, trained_on, vgg_source, crops_row)}
+    return write(root / f"{spec.name}.pt", model, meta, whole_photo_metrics)
 
 
 def table(root: Path = REFERENCE_DIR) -> str:
@@ -331,29 +361,35 @@ def device_name(device: torch.device) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import reference_cycle  # notebook 08's real-world models (that module builds on this one)
+    specs: dict[str, Any] = {**SPECS, **reference_cycle.SPECS}
     parser = argparse.ArgumentParser(prog="python -m helpers.reference", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--name", choices=sorted(SPECS), action="append", help="the reference model(s) to train")
+    which.add_argument("--name", choices=sorted(specs), action="append", help="the reference model(s) to train")
     which.add_argument("--all", action="store_true", help="every reference model, in order")
-    which.add_argument("--table", action="store_true", help="print the committed models' table (the README's)")
+    which.add_argument("--table", action="store_true", help="print the committed models' tables (the README's)")
     parser.add_argument("--device", default="cpu", help="where to train (cpu, cuda); the export runs on the CPU")
     parser.add_argument("--minutes", type=float, help="pause each model after this much wall time (resumable)")
     args = parser.parse_args(argv)
     if args.table:
-        print(table())
+        print(table(), reference_cycle.table(), sep="\n\n")
         return 0
-    for name in SPECS if args.all else args.name:
-        spec = SPECS[name]
+    for name in specs if args.all else args.name:
+        spec = specs[name]
         if (REFERENCE_DIR / f"{name}.pt").is_file():
             print(f"{name}: reference/{name}.pt exists; delete it to retrain.")
             continue
-        t0 = time.perf_counter()
-        model, history, done = train(spec, device=args.device, minutes=args.minutes)
+        t0, trained_on = time.perf_counter(), device_name(torch.device(args.device))
+        if name in reference_cycle.SPECS:
+            model, history, done, vgg_source = reference_cycle.train(spec, device=args.device, minutes=args.minutes)
+        else:
+            model, history, done = train(spec, device=args.device, minutes=args.minutes)
         if not done:
             step = int(history.last("step")) if history.records else 0
             print(f"{name}: paused at step {step}/{spec.steps}; run the same command to resume.")
             continue
-        path = export(spec, model.cpu(), history, trained_on=device_name(torch.device(args.device)))
+        path = (reference_cycle.export(spec, model.cpu(), history, vgg_source, trained_on=trained_on)
+                if name in reference_cycle.SPECS else export(spec, model.cpu(), history, trained_on=trained_on))
         meta = torch.load(path, weights_only=True)["meta"]
         print(f"{name}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) after {time.perf_counter() - t0:.0f} s; "
               f"held-out photos {json.dumps(meta['held_out_photos']['mean'])}")
