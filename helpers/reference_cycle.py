@@ -138,14 +138,15 @@ def build_g_hr(spec: CycleSpec, root: Path = REFERENCE_DIR) -> SRResDNet:
 
 def start(spec: CycleSpec, photos: Mapping[str, torch.Tensor], root: Path = REFERENCE_DIR,
           device: torch.device | str = "cpu") -> tuple[SRResDNet, DegradationGenerator]:
-    """The shared start, trained once and kept in ``root/.state``: ``(pre-trained G_HR, G_LR learnt without pairs)``."""
+    """The shared start, trained once and kept in ``root/.state``: ``(pre-trained G_HR, G_LR learnt without pairs)``,
+    built and trained from ``spec.seed`` alone."""
+    torch.manual_seed(spec.seed)
     g_hr, g_lr = build_g_hr(spec, root).to(device), DegradationGenerator(SCALE, spec.channels, spec.n_blocks)
     g_lr = g_lr.to(device)
     state = Checkpoint(root / ".state" / f"{spec.init}_cycle_start.pt", spec.start_meta(), on_mismatch="backup")
     if saved := state.load():
         Checkpoint.restore(saved, {"G_HR": g_hr, "G_LR": g_lr})
         return g_hr, g_lr
-    torch.manual_seed(spec.seed)
     domain_lr, domain_hr = domains(photos, spec.seed)
     gen = torch.Generator().manual_seed(spec.seed)
     lr_crops = data.RandomCrops(domain_lr, spec.crop // SCALE, 1, spec.batch, gen)
