@@ -5,7 +5,8 @@ against the real imports)::
 
     config -> degrade -> data, results -> features, claims -> metrics -> models, losses, perception
     -> inference, digit_scores, style_transfer, textures -> evaluation -> train -> wgan_gp, gan_training, translation
-    -> plots, widgets -> playground, notebook -> report, upscale, sample -> run, reference
+    -> plots, widgets -> playground, notebook -> report, upscale, sample -> reference_store -> reference_cycle
+    -> run, reference
 
 The names below are imported on first use (an explicit table, no scanning), so ``python -m helpers.upscale``
 loads neither matplotlib nor ipywidgets.
@@ -30,6 +31,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("plots", "widgets"),
     ("playground", "notebook"),
     ("report", "upscale", "sample"),
+    ("reference_store",),
+    ("reference_cycle",),
     ("run", "reference"),
 )
 

@@ -14,7 +14,13 @@ keeps them equal to the notebook's):
    domains, or its control (``trainer="supervised"``, ``x4_srrescycgan_supervised``): the same steps of the
    supervised terms alone (λ_adv = λ_cyc = λ_id = 0), as notebook 08 runs it.
 
-Both resume chunk by chunk (:func:`helpers.reference.run_chunks`). The exported file records, next to the meta
+One setting differs from the notebook: the adversarial weight, ``adv = 1e-3`` (SRGAN's, Ledig et al. 2017) instead
+of notebook 08's 1e-2. At 1e-2 the discriminators win and, after a few hundred steps, G_HR paints coloured dot
+patterns: measured on notebook 08's held-out crops from this start (2026-11-30, batch 16), PSNR-Y 26.32 dB after
+250 cycle steps, 25.84 after 750, 23.35 after 1000 (22.11 with λ_cyc = 0.1 as well: not the cycle); at 1e-3 it
+stays at 26.38-26.42 dB over the same 1000 steps.
+
+Both resume chunk by chunk (:func:`helpers.reference_store.run_chunks`). The exported file records, next to the meta
 of every reference model, its held-out metrics on *real-world* LR: notebook 08's held-out crops, and the whole
 held-out photos degraded by :func:`realworld_lr_dir` (seed 2020), with bicubic and the ``init`` model on the same
 LR for comparison.
@@ -38,7 +44,7 @@ from .inference import Checkpoint, LoadedModel, load_upscaler
 from .losses import SRLoss
 from .models.patchgan import NLayerDiscriminator
 from .models.srrescycgan import DegradationGenerator, SRResDNet
-from .reference import REFERENCE_DIR, base_meta, held_out_photos, photo_rows, run_chunks, write
+from .reference_store import REFERENCE_DIR, base_meta, held_out_photos, photo_rows, run_chunks, write
 from .results import History
 from .train import train_upscaler
 from .translation import SRResCycGAN, degradation_gan_step
@@ -62,7 +68,8 @@ class CycleSpec:
     """Notebook 08's SRResCycGAN (``trainer="cycle"``) or its supervised-alone control, at length: G_HR =
     SRResDNet(upscaler of ``init``, refinement ``channels`` x ``n_blocks``), G_LR = DegradationGenerator(``channels``,
     ``n_blocks``), PatchGANs of width ``ndf``; ``crop``-pixel HR crops (LR ``crop / 4``), batch ``batch``; Adam(``lr``)
-    halved every ``steps // 3`` steps (notebook 08's schedule)."""
+    halved every ``steps // 3`` steps (notebook 08's schedule); ``adv`` is the cycle phase's λ_adv (0 for the
+    control, which has no adversarial term)."""
 
     name: str
     trainer: str = "cycle"
@@ -79,6 +86,7 @@ class CycleSpec:
     seed: int = 0
     chunk: int = 100
     scale: int = SCALE
+    adv: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.trainer not in TRAINERS:
@@ -88,8 +96,11 @@ class CycleSpec:
         return "SRResDNet"
 
     def weights(self) -> dict[str, float]:
-        """The cycle phase's loss weights: notebook 08's, or for the control the supervised terms alone."""
-        return dict(WEIGHTS) if self.trainer == "cycle" else {**WEIGHTS, "λ_adv": 0.0, "λ_cyc": 0.0, "λ_id": 0.0}
+        """The cycle phase's loss weights: notebook 08's with λ_adv = ``adv``, or for the control the supervised
+        terms alone."""
+        if self.trainer == "cycle":
+            return {**WEIGHTS, "λ_adv": self.adv}
+        return {**WEIGHTS, "λ_adv": 0.0, "λ_cyc": 0.0, "λ_id": 0.0}
 
     def start_meta(self) -> dict[str, Any]:
         """The fields the start (G_LR and the pre-trained G_HR) depends on: both models share it."""
@@ -99,7 +110,7 @@ class CycleSpec:
 
 SPECS: dict[str, CycleSpec] = {s.name: s for s in (
     CycleSpec("x4_srrescycgan"),
-    CycleSpec("x4_srrescycgan_supervised", trainer="supervised"),
+    CycleSpec("x4_srrescycgan_supervised", trainer="supervised", adv=0.0),
 )}
 
 
@@ -226,7 +237,7 @@ def realworld_lr_dir(folder: Path, photos: list[Path] | None = None, seed: int =
 
 def realworld_photo_metrics(lm: LoadedModel, others: tuple[LoadedModel, ...] = ()) -> dict[str, dict]:
     """Per held-out photo and mean, on the real-world LR of :func:`realworld_lr_dir`: ``lm``'s measures (as
-    :func:`helpers.reference.whole_photo_metrics`); with ``others``, ``{"baselines": {name: mean row}}`` too,
+    :func:`helpers.reference_store.whole_photo_metrics`); with ``others``, ``{"baselines": {name: mean row}}`` too,
     bicubic's included."""
     with tempfile.TemporaryDirectory() as tmp:
         rows = evaluate_images([lm, *others], held_out_photos(), lr_dir=realworld_lr_dir(Path(tmp)), on_error=print)
@@ -238,7 +249,7 @@ def realworld_photo_metrics(lm: LoadedModel, others: tuple[LoadedModel, ...] = (
 
 def export(spec: CycleSpec, model: nn.Module, history: History, vgg_source: str, root: Path = REFERENCE_DIR,
            command: str = "", trained_on: str = "cpu") -> Path:
-    """Write ``root/<name>.pt`` (half precision, the meta of :func:`helpers.reference.base_meta`) with held-out
+    """Write ``root/<name>.pt`` (half precision, the meta of :func:`helpers.reference_store.base_meta`) with held-out
     metrics on real-world LR: notebook 08's crops and the whole photos, bicubic and ``init`` beside them
     (``meta["baselines"]``: their means)."""
     val_hr = torch.stack([data.center_crop(img, VAL_CROP, SCALE) for img in data.sample_images("val").values()])
@@ -249,6 +260,7 @@ def export(spec: CycleSpec, model: nn.Module, history: History, vgg_source: str,
               "channels": spec.channels, "n_blocks": spec.n_blocks}
     meta = {"architecture": spec.model_class(), "kwargs": kwargs,
             **base_meta(spec, history, command, trained_on, vgg_source, crops_row),
+            "loss_weights": spec.weights(),
             "held_out_lr": f"real-world: helpers.degrade.realworld_degrade {REALWORLD_RANGES}, seed {VAL_SEED}"}
 
     def measure(lm: LoadedModel) -> dict[str, Any]:
@@ -261,21 +273,22 @@ def export(spec: CycleSpec, model: nn.Module, history: History, vgg_source: str,
 
 def table(root: Path = REFERENCE_DIR) -> str:
     """The committed real-world models as a markdown table from their meta: their whole-photo means on the
-    real-world LR, with bicubic and the bicubic-trained ``init`` model on the same LR (the README carries it)."""
+    real-world LR, after bicubic and the bicubic-trained ``init`` model on the same LR (the README carries it)."""
     cols = ("PSNR-Y", "SSIM-Y", "SWD", "HF ratio")
+    metas = {name: torch.load(root / f"{name}.pt", map_location="cpu", weights_only=True)["meta"]
+             for name in SPECS if (root / f"{name}.pt").is_file()}
+
+    def row(name: str, trainer: str, steps: object, trained_on: str, mean: Mapping[str, float]) -> str:
+        values = (f"{mean[c]:.1f}" if c == "SWD" else f"{mean[c]:.2f}" for c in cols)
+        return f"| {name} | {trainer} | {steps} | {trained_on} | " + " | ".join(values) + " |"
+
     lines = ["| on real-world LR (seed 2020) | trainer | steps | trained on (wall s) | " + " | ".join(cols) + " |",
              "|---|---|---|---|" + "---|" * len(cols)]
-    rows: dict[str, tuple[str, dict[str, float]]] = {}
-    for name in SPECS:
-        path = root / f"{name}.pt"
-        if path.is_file():
-            meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
-            for base, mean in meta["baselines"].items():
-                rows.setdefault(base, ("bicubic-trained" if base != "bicubic" else "-", mean))
-            rows[f"`{name}`"] = (f"{meta['reference']['trainer']} | {meta['steps']} | {meta['trained_on']} "
-                                 f"({meta['train_wall_s']:.0f})", meta["held_out_photos"]["mean"])
-    for name, (how, mean) in rows.items():
-        how = how if "|" in how else f"{how} | - | -"
-        lines.append(f"| {name} | {how} | " + " | ".join(f"{mean[c]:.1f}" if c == "SWD" else f"{mean[c]:.2f}"
-                                                        for c in cols) + " |")
+    if metas:
+        for base, mean in next(iter(metas.values()))["baselines"].items():
+            lines.append(row(base if base == "bicubic" else f"`{base}`", "-" if base == "bicubic" else "content",
+                             "-", "-", mean))
+    for name, meta in metas.items():
+        lines.append(row(f"`{name}`", meta["reference"]["trainer"], meta["steps"],
+                         f"{meta['trained_on']} ({meta['train_wall_s']:.0f})", meta["held_out_photos"]["mean"]))
     return "\n".join(lines)

@@ -113,9 +113,12 @@ def reference_upscalers(root: Path) -> dict[str, LoadedModel]:
 
 
 def loss_weights(lm: LoadedModel) -> dict[str, float]:
-    """A checkpoint's loss weights; a reference model's come from its spec (pixel, perceptual, adversarial)."""
+    """A checkpoint's loss weights; a reference model's come from its spec (pixel, perceptual, adversarial), unless
+    its meta lists them (the SRResCycGAN references)."""
     spec = lm.meta.get("reference")
-    return lm.meta.get("loss_weights", {}) if spec is None else {k: spec[k] for k in ("pixel", "perceptual", "adv")}
+    if spec is None or "loss_weights" in lm.meta:
+        return lm.meta.get("loss_weights", {})
+    return {k: spec[k] for k in ("pixel", "perceptual", "adv")}
 
 
 checkpoints.update(reference_upscalers(PROJECT_ROOT / "reference"))

@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from helpers import reference as R
+from helpers import reference_cycle as C
+from helpers import reference_store as S
+from helpers.config import PROJECT_ROOT
 from helpers.inference import load_upscaler
 
 TINY = R.Spec("tiny", scale=2, steps=4, crop=16, batch=2, channels=4, n_blocks=1, chunk=2, lr=1e-2)
@@ -132,8 +135,8 @@ def test_export_writes_half_precision_weights_and_reproducible_metrics(tmp_path,
     meta = saved["meta"]
     assert meta["steps"] == 4 and meta["scale"] == 2 and meta["command"] == "test"
     assert meta["kwargs"] == {"scale": 2, "channels": 4, "n_blocks": 1}
-    assert set(meta["held_out_photos"]) == {p.stem for p in R.held_out_photos()} | {"mean"}
-    again = R.whole_photo_metrics(load_upscaler(path))
+    assert set(meta["held_out_photos"]) == {p.stem for p in S.held_out_photos()} | {"mean"}
+    again = S.whole_photo_metrics(load_upscaler(path))
     assert again == meta["held_out_photos"]
     assert meta["held_out_crops"]["PSNR-Y"] > 10
 
@@ -146,22 +149,28 @@ def test_reference_folder_stays_small():
 
 
 def test_every_reference_model_reproduces_its_recorded_metrics():
-    """Each committed reference/<name>.pt is a spec of helpers.reference and reproduces, from its half-precision
-    weights, the whole-photo PSNR-Y it recorded (on the machine that trained it)."""
-    assert {p.stem for p in REFERENCE_FILES} == set(R.SPECS), "a spec without its committed model, or the reverse"
+    """Each committed reference/<name>.pt is a spec of helpers.reference (or helpers.reference_cycle) and reproduces,
+    from its half-precision weights, the whole-photo PSNR-Y it recorded (on the machine that trained it)."""
+    assert {p.stem for p in REFERENCE_FILES} == set(R.SPECS) | set(C.SPECS), "a spec without its model, or the reverse"
     for path in REFERENCE_FILES:
         meta = torch.load(path, weights_only=True)["meta"]
-        # the recorded spec, with today's defaults for fields added after it was trained, is the spec
-        assert path.stem in R.SPECS and R.Spec(**meta["reference"]) == R.SPECS[path.stem]
-        assert meta["architecture"] == R.SPECS[path.stem].model_class()
-        got = R.whole_photo_metrics(load_upscaler(path))
+        if path.stem in C.SPECS:  # notebook 08's real-world models, scored on real-world LR
+            assert C.CycleSpec(**meta["reference"]) == C.SPECS[path.stem]
+            got = C.realworld_photo_metrics(load_upscaler(path))
+        else:  # the recorded spec, with today's defaults for fields added after it was trained, is the spec
+            assert R.Spec(**meta["reference"]) == R.SPECS[path.stem]
+            got = S.whole_photo_metrics(load_upscaler(path))
+        assert meta["architecture"] == {**R.SPECS, **C.SPECS}[path.stem].model_class()
         for image, row in meta["held_out_photos"].items():
             assert got[image]["PSNR-Y"] == pytest.approx(row["PSNR-Y"], abs=0.02), (path.name, image)
 
 
-def test_the_readme_table_is_the_committed_models_meta():
-    assert R.table() in (R.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert R.table().count("\n") == len(REFERENCE_FILES) + 1
+def test_the_readme_tables_are_the_committed_models_meta():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert R.table() in readme and C.table() in readme
+    assert R.table().count("\n") == len([p for p in REFERENCE_FILES if p.stem in R.SPECS]) + 1
+    assert C.table().count("\n") == len([p for p in REFERENCE_FILES if p.stem in C.SPECS]) + 1 + 2 * any(
+        p.stem in C.SPECS for p in REFERENCE_FILES)  # + bicubic and the bicubic-trained start
 
 
 def test_upscale_cli_loads_a_reference_model(tmp_path):

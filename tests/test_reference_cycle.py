@@ -8,6 +8,7 @@ import torch
 
 from helpers import reference as R
 from helpers import reference_cycle as C
+from helpers import reference_store as S
 from helpers.config import PROJECT_ROOT
 from helpers.data import load_image
 from helpers.inference import load_upscaler
@@ -35,10 +36,10 @@ def test_the_settings_are_notebook_08s():
 
 
 def test_the_control_drops_the_unpaired_terms_only():
-    assert C.SPECS["x4_srrescycgan"].weights() == C.WEIGHTS
+    assert C.SPECS["x4_srrescycgan"].weights() == {**C.WEIGHTS, "λ_adv": 1e-3}  # the one change: SRGAN's weight
     control = C.SPECS["x4_srrescycgan_supervised"]
     assert control.weights() == {**C.WEIGHTS, "λ_adv": 0.0, "λ_cyc": 0.0, "λ_id": 0.0}
-    assert replace(control, name="x4_srrescycgan", trainer="cycle") == C.SPECS["x4_srrescycgan"]
+    assert replace(control, name="x4_srrescycgan", trainer="cycle", adv=1e-3) == C.SPECS["x4_srrescycgan"]
     assert control.start_meta() == C.SPECS["x4_srrescycgan"].start_meta()
 
 
@@ -114,7 +115,7 @@ def test_the_control_never_steps_the_discriminators(root, photos):
 
 
 def test_realworld_lr_is_seeded_and_a_quarter_of_the_photo(tmp_path):
-    photos = R.held_out_photos()
+    photos = S.held_out_photos()
     a = C.realworld_lr_dir(tmp_path / "a", photos)
     b = C.realworld_lr_dir(tmp_path / "b", photos)
     c = C.realworld_lr_dir(tmp_path / "c", photos, seed=1)
@@ -135,8 +136,23 @@ def test_export_records_real_world_metrics_with_their_baselines(root, photos, tm
     assert meta["kwargs"] == {"scale": 4, "upscale_kwargs": {"channels": 4, "n_blocks": 1}, "channels": 4,
                               "n_blocks": 1}
     assert set(meta["baselines"]) == {"bicubic", "base"} and "seed 2020" in meta["held_out_lr"]
-    assert set(meta["held_out_photos"]) == {p.stem for p in R.held_out_photos()} | {"mean"}
+    assert meta["loss_weights"] == {**C.WEIGHTS, "λ_adv": TINY.adv}
+    assert set(meta["held_out_photos"]) == {p.stem for p in S.held_out_photos()} | {"mean"}
     assert C.realworld_photo_metrics(load_upscaler(path)) == meta["held_out_photos"]
-    rows = evaluate_images([], R.held_out_photos(), lr_dir=C.realworld_lr_dir(tmp_path / "lr"), scale=4)
-    assert meta["baselines"]["bicubic"] == R.photo_rows(rows, "bicubic")["mean"]  # bicubic on the real-world LR
+    rows = evaluate_images([], S.held_out_photos(), lr_dir=C.realworld_lr_dir(tmp_path / "lr"), scale=4)
+    assert meta["baselines"]["bicubic"] == S.photo_rows(rows, "bicubic")["mean"]  # bicubic on the real-world LR
     assert meta["held_out_crops"]["PSNR-Y"] > 10
+
+
+def test_the_table_lists_bicubic_and_the_start_before_the_models(root, photos, monkeypatch):
+    model, hist, _, source = C.train(TINY, root, images=photos)
+    meta = torch.load(C.export(TINY, model, hist, source, root, command="test"), weights_only=True)["meta"]
+    monkeypatch.setattr(C, "SPECS", {"tiny": TINY, "absent": replace(TINY, name="absent")})
+    lines = C.table(root).splitlines()
+    assert len(lines) == 5 and [line.split(" | ")[0] for line in lines[2:]] == ["| bicubic", "| `base`", "| `tiny`"]
+    assert lines[4].startswith("| `tiny` | cycle | 4 | cpu (")
+    assert lines[4].endswith(f"| {meta['held_out_photos']['mean']['PSNR-Y']:.2f} | "
+                             f"{meta['held_out_photos']['mean']['SSIM-Y']:.2f} | "
+                             f"{meta['held_out_photos']['mean']['SWD']:.1f} | "
+                             f"{meta['held_out_photos']['mean']['HF ratio']:.2f} |")
+    assert f"| {meta['baselines']['bicubic']['PSNR-Y']:.2f} |" in lines[2]
