@@ -38,7 +38,7 @@ from . import data, reference_cycle
 from .config import seed_everything
 from .evaluation import evaluate
 from .features import VGGFeatures
-from .inference import load_upscaler
+from .inference import CheckpointMismatch, load_upscaler
 from .losses import SRLoss, VGGPerceptualLoss
 from .models.registry import build_upscaler
 from .models.wgan import Critic
@@ -285,10 +285,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: reference/{name}.pt exists; delete it to retrain.")
             continue
         t0, trained_on = time.perf_counter(), device_name(torch.device(args.device))
-        if name in reference_cycle.SPECS:
-            model, history, done, vgg_source = reference_cycle.train(spec, device=args.device, minutes=args.minutes)
-        else:
-            model, history, done = train(spec, device=args.device, minutes=args.minutes)
+        try:
+            if name in reference_cycle.SPECS:
+                model, history, done, vgg_source = reference_cycle.train(spec, device=args.device,
+                                                                         minutes=args.minutes)
+            else:
+                model, history, done = train(spec, device=args.device, minutes=args.minutes)
+        except (FileNotFoundError, CheckpointMismatch) as err:  # a missing start model, a foreign training state
+            print(f"{name}: {err}", file=sys.stderr)
+            return 1
         if not done:
             step = int(history.last("step")) if history.records else 0
             print(f"{name}: paused at step {step}/{spec.steps}; run the same command to resume.")

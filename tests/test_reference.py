@@ -182,3 +182,14 @@ def test_upscale_cli_loads_a_reference_model(tmp_path):
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         assert list((tmp_path / "out").glob("*.png"))
+
+
+def test_the_command_says_what_to_do_when_a_start_model_is_missing(monkeypatch, tmp_path, capsys):
+    """A fine-tune whose init file is missing stops with a message naming the command that makes it, status 1."""
+    monkeypatch.setattr(R, "REFERENCE_DIR", tmp_path)
+    monkeypatch.setattr(C, "REFERENCE_DIR", tmp_path)
+    monkeypatch.setattr(C.train, "__defaults__", (tmp_path, None, None, "cpu", None))
+    monkeypatch.setattr(C.start, "__defaults__", (tmp_path, "cpu"))
+    assert R.main(["--name", "x4_srrescycgan"]) == 1
+    err = capsys.readouterr().err
+    assert "x4_srrescycgan:" in err and "python -m helpers.reference --name x4_mse" in err
