@@ -3,10 +3,10 @@
 Layers (:data:`LAYERS`; a module imports only from layers above its own, ``tests/test_layers.py`` checks it
 against the real imports)::
 
-    config -> degrade -> data, results -> features, claims -> metrics -> models, losses, perception
+    config -> degrade -> data, results -> features, claims, package_photos -> metrics -> models, losses, perception
     -> inference, digit_scores, style_transfer, textures -> evaluation -> train -> wgan_gp, gan_training, translation
-    -> plots, widgets -> playground, notebook -> report, upscale, sample -> reference_store -> reference_cycle
-    -> run, reference
+    -> plots, widgets -> playground, notebook -> report, upscale, sample -> reference_store
+    -> reference_cycle, reference_targets -> run, reference
 
 The names below are imported on first use (an explicit table, no scanning), so ``python -m helpers.upscale``
 loads neither matplotlib nor ipywidgets.
@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("degrade",),
     ("data", "results"),
-    ("features", "claims"),
+    ("features", "claims", "package_photos"),
     ("metrics",),
     ("models", "losses", "perception"),
     ("inference", "digit_scores", "style_transfer", "textures"),
@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("playground", "notebook"),
     ("report", "upscale", "sample"),
     ("reference_store",),
-    ("reference_cycle",),
+    ("reference_cycle", "reference_targets"),
     ("run", "reference"),
 )
 

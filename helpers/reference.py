@@ -34,7 +34,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from . import data, reference_cycle
+from . import data, package_photos, reference_cycle, reference_targets
 from .config import seed_everything
 from .evaluation import evaluate
 from .features import VGGFeatures
@@ -42,13 +42,13 @@ from .inference import CheckpointMismatch, load_upscaler
 from .losses import SRLoss, VGGPerceptualLoss
 from .models.registry import build_upscaler
 from .models.wgan import Critic
-from .reference_store import REFERENCE_DIR, base_meta, run_chunks, whole_photo_metrics, write
+from .reference_store import REFERENCE_DIR, VAL_CROP, base_meta, run_chunks, whole_photo_metrics, write
 from .results import History
 from .train import train_upscaler
 from .wgan_gp import CriticLoss, GeneratorLoss, UpscaleTrainer
 
-VAL_CROP = 256  # HR side of notebooks 02-04's held-out crops
 TRAINERS = ("content", "critic", "no-critic")
+PHOTO_SETS = ("sample", "sample+packages")  # the sample set's training photos; and helpers.package_photos' four
 RAMPED_EPOCH = 2  # an UpscaleTrainer epoch past the course's first: n_critic critic steps per generator step
 
 
@@ -58,7 +58,8 @@ class Spec:
     course doc 001's ``Upscale2x`` / ``Upscale4x`` as notebooks 02-03 start it: the last convolution at zero, so the
     untrained model is its bilinear base) trained ``steps`` generator steps on ``crop``-pixel HR crops, batch
     ``batch``, with Adam(``lr``) halved at half and at three quarters of the steps; ``init`` names the reference
-    model it starts from (a fine-tune).
+    model it starts from (a fine-tune); ``photos`` the training photos (:data:`PHOTO_SETS`: the sample set's
+    seven, or those and :mod:`helpers.package_photos`' four).
 
     ``trainer="content"``: ``pixel * MSE + perceptual * VGG relu3_3`` (:class:`helpers.losses.SRLoss`), Adam's
     default betas. ``"critic"``: notebook 04's SRGAN recipe, course doc 000's generator loss (``content - adv *
@@ -87,10 +88,13 @@ class Spec:
     critic_lr: float | None = None
     n_critic: int = 5
     architecture: str = "PixelShuffleUpscaler"
+    photos: str = "sample"
 
     def __post_init__(self) -> None:
         if self.trainer not in TRAINERS:
             raise ValueError(f"Unknown trainer {self.trainer!r}: use one of {', '.join(TRAINERS)}.")
+        if self.photos not in PHOTO_SETS:
+            raise ValueError(f"Unknown photos {self.photos!r}: use one of {', '.join(PHOTO_SETS)}.")
         if self.architecture not in ("PixelShuffleUpscaler", "course"):
             raise ValueError(f"Unknown architecture {self.architecture!r}: use PixelShuffleUpscaler or course.")
 
@@ -126,6 +130,9 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
     Spec("x2_mse", scale=2, steps=3000, crop=48, n_blocks=6),
     # the strongest 4x content model: twice as deep, trained three times longer (issue 17's +1.5 dB target)
     Spec("x4_mse_deep", scale=4, steps=15000, crop=64, n_blocks=12),
+    # x4_mse's and x4_mse_deep's recipes on eleven photos: the sample set's seven, four from packages (data or depth?)
+    Spec("x4_mse_photos", scale=4, steps=5000, crop=64, n_blocks=6, photos="sample+packages"),
+    Spec("x4_mse_deep_photos", scale=4, steps=15000, crop=64, n_blocks=12, photos="sample+packages"),
     # notebook 02's perceptual run at length: x2_mse fine-tuned, VGG relu3_3 + 10 x MSE (CONTENT_PIXEL_WEIGHT)
     Spec("x2_perceptual", scale=2, steps=1500, crop=48, n_blocks=6, pixel=10.0, perceptual=1.0, lr=1e-4,
          init="x2_mse"),
@@ -143,6 +150,13 @@ def loss_for(spec: Spec) -> tuple[SRLoss, str | None]:
     perceptual = VGGPerceptualLoss(vgg=VGGFeatures(("relu3_3",)))
     return (SRLoss(pixel=spec.pixel, perceptual=spec.perceptual, perceptual_loss=perceptual),
             perceptual.vgg.source)
+
+
+def training_photos(spec: Spec) -> dict[str, torch.Tensor]:
+    """The spec's training photos, ``{name: (3, H, W)}`` in ``[0, 1]``: the sample set's, and for
+    ``photos="sample+packages"`` :func:`helpers.package_photos.package_photos` too."""
+    photos = data.sample_images("train")
+    return {**photos, **package_photos.package_photos()} if spec.photos == "sample+packages" else photos
 
 
 def build(spec: Spec, root: Path = REFERENCE_DIR) -> nn.Module:
@@ -218,13 +232,13 @@ def train(spec: Spec, root: Path = REFERENCE_DIR, max_chunks: int | None = None,
     """Train (or resume) ``spec`` chunk by chunk on ``device``, saving the state after each under ``root/.state``.
 
     ``max_chunks`` stops early (a test's interruption), as does ``minutes`` of wall time (checked between chunks);
-    ``images`` replaces the sample set's training photos. Returns ``(model, history, done)``; the training state
-    is kept until :func:`export` has written the weights.
+    ``images`` replaces the spec's training photos (:func:`training_photos`). Returns ``(model, history, done)``;
+    the training state is kept until :func:`export` has written the weights.
     """
     seed_everything(spec.seed)
     model = build(spec, root).to(device)
     gen = torch.Generator().manual_seed(spec.seed)
-    crops = data.RandomCrops(images if images is not None else data.sample_images("train"), spec.crop, spec.scale,
+    crops = data.RandomCrops(images if images is not None else training_photos(spec), spec.crop, spec.scale,
                              spec.batch, generator=gen)
     run = _ContentRun(spec, model, crops) if spec.trainer == "content" else _RecipeRun(spec, model, crops)
     history, done = run_chunks(spec, run, {"generator": gen}, root, max_chunks, minutes, device)
@@ -272,12 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--name", choices=sorted(specs), action="append", help="the reference model(s) to train")
     which.add_argument("--all", action="store_true", help="every reference model, in order")
-    which.add_argument("--table", action="store_true", help="print the committed models' tables (the README's)")
+    which.add_argument("--table", action="store_true",
+                       help="print the committed models' tables and their targets (the README's)")
     parser.add_argument("--device", default="cpu", help="where to train (cpu, cuda); the export runs on the CPU")
     parser.add_argument("--minutes", type=float, help="pause each model after this much wall time (resumable)")
     args = parser.parse_args(argv)
     if args.table:
-        print(table(), reference_cycle.table(), sep="\n\n")
+        print(table(), reference_cycle.table(), reference_targets.table(), sep="\n\n")
         return 0
     for name in specs if args.all else args.name:
         spec = specs[name]
@@ -291,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                          minutes=args.minutes)
             else:
                 model, history, done = train(spec, device=args.device, minutes=args.minutes)
-        except (FileNotFoundError, CheckpointMismatch) as err:  # a missing start model, a foreign training state
+        except (FileNotFoundError, CheckpointMismatch, package_photos.PhotoFetchError) as err:
+            # a missing start model, a foreign training state, extra photos that cannot be fetched
             print(f"{name}: {err}", file=sys.stderr)
             return 1
         if not done:

@@ -25,6 +25,7 @@ from .results import History
 from .upscale import evaluate_images
 
 REFERENCE_DIR = PROJECT_ROOT / "reference"
+VAL_CROP = 256  # HR side of notebooks 02-04's held-out crops
 #: What the meta records per held-out photo: distortion, then notebook 11's weight-free perception measures.
 PHOTO_MEASURES = ("PSNR-Y", "SSIM-Y", "PSNR-RGB", "SWD", "HF ratio", "rise width (px)", "checkerboard")
 

@@ -55,6 +55,7 @@ from IPython.display import display
 
 import helpers
 import helpers.claims
+from helpers.config import PROJECT_ROOT
 from helpers.evaluation import (
     SR_REFERENCES,
     batchnorm_check,
@@ -65,7 +66,7 @@ from helpers.evaluation import (
     results_table,
     upscaler_claims,
 )
-from helpers.inference import load_upscaler, save_upscalers
+from helpers.inference import load_upscaler, save_upscalers, super_resolve
 from helpers.losses import CONTENT_PIXEL_WEIGHT, course_losses
 from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock
@@ -413,6 +414,30 @@ ref_scores = show_reference_models(SCALE, val_lr, val_hr, bicubic, val_names, ou
 # critic is aimed at the last of these.
 
 # %% [markdown]
+# ### More photos, or a bigger model?
+# Trained long, the MSE model is still about a decibel and a half above bicubic and no more. What holds it
+# there: the model, the steps or the data? Four reference models cross two changes to `x4_mse`'s recipe.
+# `x4_mse_deep` has twice the depth (12 residual blocks) and three times the steps. The `_photos` models train
+# on eleven photos instead of seven: the sample set's and four natural photographs that packages on PyPI ship
+# (a bus, two men, a quokka, a raccoon; `helpers.package_photos`, data/README.md). Same held-out crops, per crop:
+
+# %%
+CONTENT_REFS = ("x4_mse", "x4_mse_deep", "x4_mse_photos", "x4_mse_deep_photos")
+content_paths = {name: PROJECT_ROOT / "reference" / f"{name}.pt" for name in CONTENT_REFS}
+content_scores = {}
+if all(path.is_file() for path in content_paths.values()):
+    content_models = {name: load_upscaler(path, device) for name, path in content_paths.items()}
+    content_sr = {name: super_resolve(lm.model, val_lr) for name, lm in content_models.items()}
+    content_scores = per_image_scores({"bicubic": bicubic, **content_sr}, val_hr, SCALE)
+    display(pd.DataFrame({name: {"blocks": lm.meta["kwargs"]["n_blocks"], "steps": lm.meta["steps"],
+                                 "training photos": 11 if lm.meta["reference"].get("photos") == "sample+packages"
+                                 else 7} for name, lm in content_models.items()}).T)
+    display(pd.DataFrame({name: row["PSNR-Y"] for name, row in content_scores.items()}, index=val_names).T.round(2))
+else:
+    print("reference models missing:", [str(p) for p in content_paths.values() if not p.is_file()],
+          "-- restore them with `git checkout reference/` or train them with `make reference`")
+
+# %% [markdown]
 # ## Try it: mix the losses and fine-tune
 # The sliders set $w_\text{pix}$ (MSE or L1), $w_\text{perc}$ and $w_\text{TV}$; "train N steps" continues
 # training **the current model** (at first a copy of the efficient perceptual model) with those weights and
@@ -517,4 +542,28 @@ else:
     print("The gap claims are not computed:", gap_note)
 if ref_scores:
     claims += reference_claims(ref_scores, start=SR_REFERENCES[SCALE]["reference MSE"])
+if content_scores:
+    content_basis = f"reference models, x4_mse's recipe, more photos or depth and steps; the same {len(val_names)} crops"
+    claims += [
+        compare("more_photos_raise_psnr", "Eleven training photos instead of seven raise the content model's PSNR-Y "
+                "(x4_mse's model, steps and seed)", measure="PSNR-Y (dB)", subject="x4_mse_photos",
+                values=content_scores["x4_mse_photos"]["PSNR-Y"], control="x4_mse",
+                control_values=content_scores["x4_mse"]["PSNR-Y"], kind="observation", source="reference",
+                basis=content_basis),
+        compare("more_photos_raise_psnr_of_the_deep_model", "Eleven training photos instead of seven raise the deep "
+                "model's PSNR-Y too", measure="PSNR-Y (dB)", subject="x4_mse_deep_photos",
+                values=content_scores["x4_mse_deep_photos"]["PSNR-Y"], control="x4_mse_deep",
+                control_values=content_scores["x4_mse_deep"]["PSNR-Y"], kind="observation", source="reference",
+                basis=content_basis),
+        compare("deeper_longer_raises_psnr", "Twice the depth and three times the steps raise the content model's "
+                "PSNR-Y (seven photos)", measure="PSNR-Y (dB)", subject="x4_mse_deep",
+                values=content_scores["x4_mse_deep"]["PSNR-Y"], control="x4_mse",
+                control_values=content_scores["x4_mse"]["PSNR-Y"], kind="observation", source="reference",
+                basis=content_basis),
+        compare("deeper_longer_raises_psnr_on_more_photos", "Twice the depth and three times the steps raise the "
+                "content model's PSNR-Y on eleven photos", measure="PSNR-Y (dB)", subject="x4_mse_deep_photos",
+                values=content_scores["x4_mse_deep_photos"]["PSNR-Y"], control="x4_mse_photos",
+                control_values=content_scores["x4_mse_photos"]["PSNR-Y"], kind="observation", source="reference",
+                basis=content_basis),
+    ]
 helpers.claims.answer(out, *claims)

@@ -193,3 +193,27 @@ def test_the_command_says_what_to_do_when_a_start_model_is_missing(monkeypatch, 
     assert R.main(["--name", "x4_srrescycgan"]) == 1
     err = capsys.readouterr().err
     assert "x4_srrescycgan:" in err and "python -m helpers.reference --name x4_mse" in err
+
+
+def test_unknown_photos_are_refused():
+    with pytest.raises(ValueError, match="Unknown photos"):
+        replace(TINY, photos="div2k")
+
+
+def test_the_photos_spec_adds_the_package_photos_to_the_sample_set(monkeypatch, photos):
+    monkeypatch.setattr(R.data, "sample_images", lambda split: {"a": photos["a"]} if split == "train" else {})
+    monkeypatch.setattr(R.package_photos, "package_photos", lambda: {"b": photos["b"]})
+    assert list(R.training_photos(TINY)) == ["a"]
+    assert list(R.training_photos(replace(TINY, photos="sample+packages"))) == ["a", "b"]
+    for name in ("x4_mse", "x4_mse_deep"):  # the recipes are theirs; only the photos differ
+        assert replace(R.SPECS[f"{name}_photos"], name=name, photos="sample") == R.SPECS[name]
+
+
+def test_the_command_says_what_to_do_when_the_package_photos_cannot_be_fetched(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(R, "REFERENCE_DIR", tmp_path)
+
+    def offline(spec, **kwargs):
+        raise R.package_photos.PhotoFetchError("Could not fetch scipy==1.9.3; when online, run: pip download ...")
+    monkeypatch.setattr(R, "train", offline)
+    assert R.main(["--name", "x4_mse_photos"]) == 1
+    assert "x4_mse_photos: Could not fetch scipy==1.9.3" in capsys.readouterr().err
