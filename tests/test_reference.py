@@ -205,8 +205,6 @@ def test_the_photos_spec_adds_the_package_photos_to_the_sample_set(monkeypatch, 
     monkeypatch.setattr(R.package_photos, "package_photos", lambda: {"b": photos["b"]})
     assert list(R.training_photos(TINY)) == ["a"]
     assert list(R.training_photos(replace(TINY, photos="sample+packages"))) == ["a", "b"]
-    for name in ("x4_mse", "x4_mse_deep"):  # the recipes are theirs; only the photos differ
-        assert replace(R.SPECS[f"{name}_photos"], name=name, photos="sample") == R.SPECS[name]
 
 
 def test_the_command_says_what_to_do_when_the_package_photos_cannot_be_fetched(monkeypatch, tmp_path, capsys):
@@ -217,3 +215,16 @@ def test_the_command_says_what_to_do_when_the_package_photos_cannot_be_fetched(m
     monkeypatch.setattr(R, "train", offline)
     assert R.main(["--name", "x4_mse_photos"]) == 1
     assert "x4_mse_photos: Could not fetch scipy==1.9.3" in capsys.readouterr().err
+
+
+def test_notebook_03_crosses_depth_and_photos_on_reference_specs():
+    """Notebook 03's question (more photos or a bigger model?) names four specs that differ as it says."""
+    import ast
+    import re
+    source = (PROJECT_ROOT / "notebooks" / "03_upscale_4x.py").read_text(encoding="utf-8")
+    names = ast.literal_eval(re.search(r"^CONTENT_REFS = (\(.*\))$", source, re.M).group(1))
+    assert names == ("x4_mse", "x4_mse_deep", "x4_mse_photos", "x4_mse_deep_photos")
+    mse, deep, photos, deep_photos = (R.SPECS[n] for n in names)
+    assert (deep.n_blocks, deep.steps) == (2 * mse.n_blocks, 3 * mse.steps)
+    assert replace(photos, name="x4_mse", photos="sample") == mse and photos.photos == "sample+packages"
+    assert replace(deep_photos, name="x4_mse_deep", photos="sample") == deep
