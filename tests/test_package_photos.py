@@ -30,7 +30,7 @@ def picture() -> np.ndarray:
 
 @pytest.fixture
 def face() -> np.ndarray:
-    return (np.arange(np.prod(P.FACE_SHAPE)) % 251).astype(np.uint8).reshape(P.FACE_SHAPE)
+    return (np.arange(768 * 1024 * 3) % 251).astype(np.uint8).reshape(768, 1024, 3)  # scipy.misc.face()'s shape
 
 
 @pytest.fixture

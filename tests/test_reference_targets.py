@@ -15,6 +15,7 @@ def bicubic(monkeypatch):
     monkeypatch.setattr(T, "bicubic_crops", lambda scale: {4: 27.0, 2: 31.0}[scale])
     monkeypatch.setattr(T, "bicubic_photos", lambda scale: {"PSNR-Y": 28.0, "SWD": 100.0, "HF ratio": 0.05,
                                                             "checkerboard": 1.0})
+    monkeypatch.setattr(T, "noise_control_swd", lambda path, scale: {"start.pt": 65.0}[path.name])
 
 
 def test_met_is_at_least_or_at_most_the_threshold_inclusive():
@@ -45,6 +46,8 @@ def test_the_adversarial_model_is_measured_against_its_start_and_bicubic(bicubic
     swd = rows["Laplacian SWD below the content model's"]
     assert swd.measured == pytest.approx(10.0) and not swd.met
     assert rows["Laplacian SWD below bicubic's"].measured == pytest.approx(-30.0)
+    noise = rows["Laplacian SWD below the content model's plus noise matched to HR's high-band power"]
+    assert noise.measured == pytest.approx(5.0) and not noise.met
     hf = rows["high-band power nearer HR's than the content model's"]
     assert hf.measured == pytest.approx(1.0 - 2.0) and hf.met  # one octave above HR against two below
 
@@ -66,4 +69,10 @@ def test_bicubic_is_measured_on_the_held_out_crops_and_photos():
 def test_the_readme_carries_the_measured_targets():
     table = T.table()
     assert table in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert table.count("\n") == 1 + 3 + 5
+    assert table.count("\n") == 1 + 3 + 6
+
+
+def test_the_noise_control_is_notebook_04s():
+    """x4_mse plus matched noise (seed 0, photos in order) on the whole held-out photos: notebook 04's value."""
+    assert T.noise_control_swd(PROJECT_ROOT / "reference" / "x4_mse.pt", 4) == pytest.approx(76.034, abs=0.01)
+    assert T.noise_control_swd(PROJECT_ROOT / "reference" / "x4_mse.pt", 4, seed=1) != pytest.approx(76.034, abs=0.01)
