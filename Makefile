@@ -81,8 +81,9 @@ full-check: $(STAMP)
 	$(BIN)/python -m helpers.report runs/full-check/latest --full-check README.md
 
 ## make mutation: mutation testing (mutmut 2.5.1, installed here on first use) of helpers/degrade, metrics, losses
-## and data, each against its own tests, then inference and gan_training (measured, reported); per-module killed /
-## total in runs/mutation/summary.json, survivors explained in tests/MUTANTS.md; fails below 90 % on the first four.
+## and data, each against its own tests, then inference, gan_training, package_photos and reference_targets
+## (measured, reported); per-module killed / total in runs/mutation/summary.json, survivors explained in
+## tests/MUTANTS.md; fails below 90 % on the first four.
 ## Not part of make test (about an hour on 2 cores); MUTATE="degrade losses" for some modules only.
 MUTATE ?=
 .PHONY: mutation

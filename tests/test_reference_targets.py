@@ -1,5 +1,6 @@
 """helpers.reference_targets: issue 17's targets, measured from the reference files' meta and bicubic."""
 import pytest
+import torch
 
 from helpers import reference_targets as T
 from helpers.config import PROJECT_ROOT
@@ -31,8 +32,16 @@ def test_the_best_pixel_loss_model_per_scale_is_measured_against_bicubic(bicubic
     rows = T.content_targets(metas)
     assert [(r.model, round(r.measured, 6), r.threshold, r.met) for r in rows] == [
         ("a", 1.6, 1.5, True), ("a", 1.3, 1.2, True), ("two", 1.4, 1.5, False)]
-    assert "crops" in rows[0].what and "whole held-out photos" in rows[1].what and rows[2].what.startswith("2x")
-    assert rows[0].detail == "28.60 vs bicubic 27.00"
+    assert [r.what for r in rows] == [
+        "4x pixel-loss model: PSNR-Y gain over bicubic on notebooks 02-04's held-out crops (dB) >= 1.5",
+        "4x pixel-loss model: PSNR-Y gain over bicubic on notebook 11's whole held-out photos (dB) >= 1.2",
+        "2x pixel-loss model: PSNR-Y gain over bicubic on notebooks 02-04's held-out crops (dB) >= 1.5"]
+    assert [r.detail for r in rows] == ["28.60 vs bicubic 27.00", "29.30 vs bicubic 28.00", "32.40 vs bicubic 31.00"]
+
+
+def test_a_scale_without_models_is_skipped_not_the_rest(bicubic):
+    rows = T.content_targets({"two": _meta(2, crops=32.4, **{"PSNR-Y": 33.0})})
+    assert [(r.model, r.what[:2]) for r in rows] == [("two", "2x")]
 
 
 def test_the_adversarial_model_is_measured_against_its_start_and_bicubic(bicubic):
@@ -50,6 +59,12 @@ def test_the_adversarial_model_is_measured_against_its_start_and_bicubic(bicubic
     assert noise.measured == pytest.approx(5.0) and not noise.met
     hf = rows["high-band power nearer HR's than the content model's"]
     assert hf.measured == pytest.approx(1.0 - 2.0) and hf.met  # one octave above HR against two below
+    assert all(r.at_most and r.model == T.ADVERSARIAL for r in rows.values())
+    assert [r.threshold for r in rows.values()] == [T.MAX_PSNR_COST, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert [r.detail for r in rows.values()] == [
+        "x4_wgan vs start: 28.50 vs 29.50", "x4_wgan vs start: 11.00 vs 12.00", "x4_wgan vs start: 70.0 vs 60.0",
+        "x4_wgan vs bicubic: 70.0 vs 100.0", "x4_wgan vs start + noise: 70.0 vs 65.0",
+        "x4_wgan vs start: HF ratio 2.00 vs 0.25"]
 
 
 def test_without_the_adversarial_model_there_are_no_adversarial_targets(bicubic):
@@ -58,6 +73,41 @@ def test_without_the_adversarial_model_there_are_no_adversarial_targets(bicubic)
 
 def test_the_targets_are_the_issues():
     assert T.PSNR_GAIN == {("crops", 4): 1.5, ("photos", 4): 1.2, ("crops", 2): 1.5} and T.MAX_PSNR_COST == 2.5
+    assert T.ADVERSARIAL == "x4_wgan"  # the WGAN-GP fine-tune with course doc 000's losses
+
+
+def test_the_table_is_read_from_the_files_in_root(tmp_path, bicubic):
+    torch.save({"meta": _meta(4, crops=28.6, **{"PSNR-Y": 29.3})}, tmp_path / "a.pt")
+    torch.save({"meta": _meta(2, crops=30.0, **{"PSNR-Y": 31.0})}, tmp_path / "two.pt")
+    (tmp_path / "notes.txt").write_text("not a model")
+    assert T.table(tmp_path).split("\n") == [
+        "| target | model | measured | from | met |", "|---|---|---|---|---|",
+        "| 4x pixel-loss model: PSNR-Y gain over bicubic on notebooks 02-04's held-out crops (dB) >= 1.5 | `a` | "
+        "+1.60 | 28.60 vs bicubic 27.00 | yes |",
+        "| 4x pixel-loss model: PSNR-Y gain over bicubic on notebook 11's whole held-out photos (dB) >= 1.2 | `a` | "
+        "+1.30 | 29.30 vs bicubic 28.00 | yes |",
+        "| 2x pixel-loss model: PSNR-Y gain over bicubic on notebooks 02-04's held-out crops (dB) >= 1.5 | `two` | "
+        "-1.00 | 30.00 vs bicubic 31.00 | no |"]
+
+
+def test_the_noise_control_pairs_one_generator_with_the_photos_in_order(monkeypatch):
+    """The control is the start's upscale plus matched noise, one generator seeded once across the photos in order
+    (notebook 04's convention), the SWD averaged over the photos."""
+    g = torch.Generator().manual_seed(3)
+    photos = {"a": torch.rand(3, 66, 70, generator=g), "b": torch.rand(3, 64, 64, generator=g)}
+    model = torch.nn.Sequential(torch.nn.Upsample(scale_factor=4, mode="nearest"), torch.nn.Conv2d(3, 3, 1))
+    torch.nn.init.eye_(model[1].weight.view(3, 3))
+    torch.nn.init.zeros_(model[1].bias)
+    monkeypatch.setattr(T.data, "sample_images", lambda split: photos if split == "val" else {})
+    monkeypatch.setattr(T, "load_upscaler", lambda path: type("LM", (), {"model": model})())
+    gen, expected = torch.Generator().manual_seed(0), []
+    for hr in photos.values():
+        hr = hr[:, :64, :68][None]  # cropped to a multiple of 4
+        sr = T.super_resolve(model, T.bicubic_down(hr, 4))
+        expected.append(float(T.perception.laplacian_swd(T.perception.noise_matched(sr, hr, 4, gen), hr)[0]))
+    path = T.REFERENCE_DIR / "start.pt"
+    assert T.noise_control_swd(path, 4) == pytest.approx(sum(expected) / 2, rel=1e-5)
+    assert T.noise_control_swd(path, 4, seed=1) != pytest.approx(sum(expected) / 2, rel=1e-5)
 
 
 def test_bicubic_is_measured_on_the_held_out_crops_and_photos():
