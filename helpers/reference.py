@@ -128,7 +128,7 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
     _recipe("x4_wgan_px", "critic", pixel=10.0),      # + notebooks 02-03's pixel term (losses.CONTENT_PIXEL_WEIGHT)
     _recipe("x4_wgan_px_control", "no-critic", pixel=10.0),
     Spec("x2_mse", scale=2, steps=3000, crop=48, n_blocks=6),
-    # the strongest 4x content model: twice as deep, trained three times longer (issue 17's +1.5 dB target)
+    # x4_mse twice as deep, trained three times longer: does capacity bound the content model? (notebook 03)
     Spec("x4_mse_deep", scale=4, steps=15000, crop=64, n_blocks=12),
     # x4_mse's and x4_mse_deep's recipes on eleven photos: the sample set's seven, four from packages (data or depth?)
     Spec("x4_mse_photos", scale=4, steps=5000, crop=64, n_blocks=6, photos="sample+packages"),
