@@ -70,6 +70,7 @@ from helpers.inference import load_upscaler, save_upscalers, super_resolve
 from helpers.losses import CONTENT_PIXEL_WEIGHT, course_losses
 from helpers.models.registry import macs_per_lr_pixel
 from helpers.models.upscalers import PixelShuffleUpscaler, ResNetBlock
+from helpers.package_photos import PACKAGE_PHOTOS
 from helpers.perception import noise_matched
 from helpers.playground import FineTunePlayground
 from helpers.plots import (
@@ -415,14 +416,16 @@ ref_scores = show_reference_models(SCALE, val_lr, val_hr, bicubic, val_names, ou
 
 # %% [markdown]
 # ### More photos, or a bigger model?
-# Trained for thousands of steps, the MSE model's lead over bicubic stops growing. What holds it back: the
-# model, the steps or the data? Four reference models cross two changes to `x4_mse`'s recipe.
+# Does the MSE model keep gaining on bicubic when it is made bigger and trained longer, and if not, what holds
+# it back: the model, the steps or the data? Four reference models cross two changes to `x4_mse`'s recipe.
 # `x4_mse_deep` has twice the depth (12 residual blocks) and three times the steps. The `_photos` models train
-# on eleven photos instead of seven: the sample set's and four natural photographs that packages on PyPI ship
+# on more photos: the sample set's training photos and four natural photographs that packages on PyPI ship
 # (a bus, two men, a quokka, a raccoon; `helpers.package_photos`, data/README.md). Same held-out crops, per crop:
 
 # %%
 CONTENT_REFS = ("x4_mse", "x4_mse_deep", "x4_mse_photos", "x4_mse_deep_photos")
+n_sample = len(helpers.sample_images("train"))
+n_photos = {"sample": n_sample, "sample+packages": n_sample + len(PACKAGE_PHOTOS)}  # by the spec's `photos`
 content_paths = {name: PROJECT_ROOT / "reference" / f"{name}.pt" for name in CONTENT_REFS}
 content_scores = {}
 if all(path.is_file() for path in content_paths.values()):
@@ -430,8 +433,8 @@ if all(path.is_file() for path in content_paths.values()):
     content_sr = {name: super_resolve(lm.model, val_lr) for name, lm in content_models.items()}
     content_scores = per_image_scores({"bicubic": bicubic, **content_sr}, val_hr, SCALE)
     display(pd.DataFrame({name: {"blocks": lm.meta["kwargs"]["n_blocks"], "steps": lm.meta["steps"],
-                                 "training photos": 11 if lm.meta["reference"].get("photos") == "sample+packages"
-                                 else 7, "trained on": lm.meta.get("trained_on", "cpu")}
+                                 "training photos": n_photos[lm.meta["reference"].get("photos", "sample")],
+                                 "trained on": lm.meta.get("trained_on", "cpu")}
                           for name, lm in content_models.items()}).T)
     display(pd.DataFrame({name: row["PSNR-Y"] for name, row in content_scores.items()}, index=val_names).T.round(2))
 else:
@@ -552,15 +555,16 @@ if content_scores:
     content_basis = (f"reference models, x4_mse's recipe, more photos or depth and steps (trained on: "
                      f"{', '.join(sorted({lm.meta.get('trained_on', 'cpu') for lm in content_models.values()}))}); "
                      f"the same {len(val_names)} crops")
+    more, fewer = n_photos["sample+packages"], n_photos["sample"]
     for name, statement, subject, control in (
-            ("more_photos_raise_psnr", "Eleven training photos instead of seven raise the content model's PSNR-Y "
+            ("more_photos_raise_psnr", f"{more} training photos instead of {fewer} raise the content model's PSNR-Y "
              "(x4_mse's model, steps and seed)", "x4_mse_photos", "x4_mse"),
-            ("more_photos_raise_psnr_of_the_deep_model", "Eleven training photos instead of seven raise the deep "
+            ("more_photos_raise_psnr_of_the_deep_model", f"{more} training photos instead of {fewer} raise the deep "
              "model's PSNR-Y too", "x4_mse_deep_photos", "x4_mse_deep"),
             ("deeper_longer_raises_psnr", "Twice the depth and three times the steps raise the content model's "
-             "PSNR-Y (seven photos)", "x4_mse_deep", "x4_mse"),
+             f"PSNR-Y ({fewer} photos)", "x4_mse_deep", "x4_mse"),
             ("deeper_longer_raises_psnr_on_more_photos", "Twice the depth and three times the steps raise the "
-             "content model's PSNR-Y on eleven photos", "x4_mse_deep_photos", "x4_mse_photos")):
+             f"content model's PSNR-Y on {more} photos", "x4_mse_deep_photos", "x4_mse_photos")):
         claims.append(compare(name, statement, measure="PSNR-Y (dB)", subject=subject,
                               values=content_scores[subject]["PSNR-Y"], control=control,
                               control_values=content_scores[control]["PSNR-Y"], kind="observation",
